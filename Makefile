@@ -1,0 +1,40 @@
+# The project's entry points. `make serve` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON_BOOT := $(shell .ci/find-python)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup serve test synth bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt lambdas/requirements.txt
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+## The local servers (weather, conformance, ...) on http://127.0.0.1:$(PORT)/<service>/mcp
+serve: $(VENV)/.installed
+	$(PY) -m devserver --port $(PORT)
+
+## Everything CI runs.
+test: setup
+	$(PY) -m pytest
+
+## Synthesize every stack with the pinned CDK CLI.
+synth: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --all --quiet
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .tools
