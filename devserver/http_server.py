@@ -1,0 +1,115 @@
+"""The local HTTP server: `/<service>/<path>` is handed to that service's Lambda handler as `/<path>`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from devserver.lambda_bridge import LocalFunction, function_url_event, response_parts
+from devserver.services import LOCAL_ENVIRONMENT, SERVICES
+
+log = logging.getLogger("devserver")
+
+# Function URLs answer CORS preflights themselves when CORS is configured; this mirrors that for
+# browser-based clients such as MCP Inspector in direct mode.
+_CORS_HEADERS = "content-type, accept, authorization, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name"
+_CORS_EXPOSE = "mcp-session-id, www-authenticate, mcp-protocol-version"
+_LOCAL_ORIGIN_PREFIXES = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
+
+
+class LocalServer:
+    """All services behind one `ThreadingHTTPServer`; use as a context manager or call `serve_forever`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, services: dict[str, str] | None = None) -> None:
+        for key, value in LOCAL_ENVIRONMENT.items():
+            os.environ.setdefault(key, value)
+        self.functions = {name: LocalFunction(name, target) for name, target in (services or SERVICES).items()}
+        self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self.functions))
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, service: str) -> str:
+        return f"{self.base_url}/{service}/mcp"
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def __enter__(self) -> LocalServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="devserver", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for function in self.functions.values():
+            function.close()
+
+
+def _make_request_handler(functions: dict[str, LocalFunction]) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "mcp-lambda-devserver"
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.info("%s %s", self.address_string(), format % args)
+
+        def _dispatch(self) -> None:
+            url = urlsplit(self.path)
+            service, _, rest = url.path.lstrip("/").partition("/")
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            function = functions.get(service)
+            if function is None:
+                self._send(404, [("content-type", "application/json")], self._index(url.path))
+                return
+            origin = self.headers.get("origin")
+            if self.command == "OPTIONS" and origin:
+                self._send(204, self._cors(origin), b"")
+                return
+            event = function_url_event(
+                self.command, "/" + rest, url.query, list(self.headers.items()), body, self.client_address[0]
+            )
+            status, headers, payload = response_parts(function.invoke(event))
+            self._send(status, headers + (self._cors(origin) if origin else []), payload)
+
+        def _cors(self, origin: str) -> list[tuple[str, str]]:
+            if not origin.startswith(_LOCAL_ORIGIN_PREFIXES):
+                return []
+            return [
+                ("access-control-allow-origin", origin),
+                ("access-control-allow-methods", "POST, GET, DELETE, OPTIONS"),
+                ("access-control-allow-headers", _CORS_HEADERS),
+                ("access-control-expose-headers", _CORS_EXPOSE),
+                ("vary", "origin"),
+            ]
+
+        def _index(self, path: str) -> bytes:
+            listing = {name: f"/{name}/mcp" for name in functions}
+            return json.dumps({"error": f"no service at {path}", "services": listing}).encode()
+
+        def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+    return RequestHandler

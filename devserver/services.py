@@ -1,0 +1,21 @@
+"""Which services the local server mounts, and where their Lambda handlers live.
+
+A service is served at `/<name>/mcp`; the handler is imported from `lambdas/` exactly as Lambda would
+import it (`module:attribute`), so what runs here is what ships.
+"""
+
+from __future__ import annotations
+
+SERVICES: dict[str, str] = {
+    "weather": "weather.server:handler",
+    "conformance": "conformance.server:handler",
+}
+
+# What a local server trusts by default: loopback hosts on any port, and pages served from loopback
+# (MCP Inspector runs on localhost). Read by the runtime as MCP_ALLOWED_HOSTS / MCP_ALLOWED_ORIGINS.
+LOCAL_ENVIRONMENT: dict[str, str] = {
+    "MCP_ALLOWED_HOSTS": "127.0.0.1:*,localhost:*,[::1]:*,127.0.0.1,localhost",
+    "MCP_ALLOWED_ORIGINS": "http://127.0.0.1:*,http://localhost:*,http://[::1]:*",
+    # EMF lines are for CloudWatch; locally they would only bury the logs.
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}

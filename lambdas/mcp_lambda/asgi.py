@@ -1,0 +1,62 @@
+"""One `HttpRequest` through an ASGI application, buffered into one `HttpResponse`.
+
+Lambda's buffered response model has no streaming, so the whole body is collected; the SDK is run in
+JSON-response mode, where every reply is complete when the application returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Message
+
+from mcp_lambda.events import HttpRequest, HttpResponse
+
+
+def build_scope(request: HttpRequest, path: str) -> dict[str, Any]:
+    host = request.header("host") or request.domain_name or "localhost"
+    port = 443
+    if host.rsplit(":", 1)[-1].isdigit() and not host.endswith("]"):
+        port = int(host.rsplit(":", 1)[1])
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": request.query_string.encode(),
+        "headers": [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in request.headers],
+        "client": (request.source_ip or "0.0.0.0", 0),
+        "server": (host.split(":")[0], port),
+        "state": {},
+    }
+
+
+async def call_asgi(app: ASGIApp, request: HttpRequest, path: str) -> HttpResponse:
+    """Run the application for one request and collect what it sends."""
+    scope = build_scope(request, path)
+    delivered = False
+    response = HttpResponse(status=500)
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": request.body, "more_body": False}
+        # After the body the client is "gone" for the app's purposes; Lambda has no connection to watch.
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response.status = message["status"]
+            response.headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in message["headers"]]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    response.body = b"".join(chunks)
+    return response

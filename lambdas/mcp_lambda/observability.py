@@ -1,0 +1,82 @@
+"""Structured logs and EMF metrics with stable names, so dashboards and alarms can rely on them.
+
+Logs: Powertools Logger, JSON, the Lambda request id as correlation id; the SDK's own loggers write
+through the same JSON handler. Metrics: Powertools Metrics (CloudWatch embedded metric format) in the
+namespace `POWERTOOLS_METRICS_NAMESPACE` (default `McpServers`) with the dimensions `service` and `tool`:
+`ToolCalls`, `ToolErrors` (Count) and `ToolLatency` (Milliseconds), one set per `tools/call`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+
+METRICS_NAMESPACE = "McpServers"
+TOOL_CALLS = "ToolCalls"
+TOOL_ERRORS = "ToolErrors"
+TOOL_LATENCY = "ToolLatency"
+UNKNOWN_TOOL = "(unknown)"
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "mcp"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE))
+
+
+def configure_sdk_logging() -> None:
+    """Route the SDK's loggers through the JSON handler and drop its per-request noise."""
+    copy_config_to_registered_loggers(source_logger=logger, include={"mcp"})
+    # The SDK's MCPServer also installs a plain root handler; one JSON line per record is enough.
+    logging.getLogger("mcp").propagate = False
+    # Each stateless request ends its throwaway transport with "Terminating session: None" at INFO.
+    logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+
+
+class ToolMetricsMiddleware:
+    """Records calls, errors and latency per tool.
+
+    The tool dimension is taken only from tools the server lists, so a client inventing tool names cannot
+    create unbounded metric dimensions.
+    """
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self._server = server
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        started = time.perf_counter()
+        failed = True
+        try:
+            result = await call_next(ctx)
+            failed = bool(_get(result, "isError", "is_error"))
+            return result
+        finally:
+            name = ctx.params.get("name") if ctx.params else None
+            known = {tool.name for tool in await self._server.list_tools()}
+            metrics.add_dimension("tool", name if name in known else UNKNOWN_TOOL)
+            metrics.add_metric(name=TOOL_CALLS, unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=TOOL_ERRORS, unit=MetricUnit.Count, value=1 if failed else 0)
+            metrics.add_metric(
+                name=TOOL_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+            )
+
+
+def _get(result: Any, key: str, attribute: str) -> Any:
+    if isinstance(result, dict):
+        return result.get(key)
+    return getattr(result, attribute, None)
+
+
+def flush_metrics() -> None:
+    """Emit what this invocation recorded (nothing when no tool was called)."""
+    if metrics.metric_set:
+        metrics.flush_metrics()
+    else:
+        metrics.clear_metrics()

@@ -1,0 +1,157 @@
+"""One MCP server per Lambda execution environment: one event loop, one lifespan, many invocations.
+
+Lambda runs one invocation at a time per environment and freezes the process between them. The
+runtime therefore keeps a single asyncio loop for the environment's lifetime, enters the server's
+lifespan once (in a task that outlives every invocation, because anyio task groups and cancel scopes
+must be entered and left by the same task) and drives each request through the SDK's own Streamable HTTP
+application in stateless JSON mode: the SDK remains the protocol engine for every revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import signal
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import INTERNAL_ERROR
+
+from mcp_lambda.asgi import call_asgi
+from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
+from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
+from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
+from mcp_lambda.settings import RuntimeSettings
+
+
+class McpLambdaRuntime:
+    """Serves one `MCPServer` from Lambda HTTP events."""
+
+    def __init__(self, server: MCPServer[Any], settings: RuntimeSettings | None = None) -> None:
+        self.server = server
+        self.settings = settings or RuntimeSettings.from_env()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._app: Any = None
+        self._lifespan_task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Create the loop (once) and a fresh ASGI app, and enter the lifespan. Raises if the lifespan fails.
+
+        The app is rebuilt on every start because the SDK's session manager can be run only once: after a
+        failed start (say, the database was unreachable) the next invocation needs a new one.
+        """
+        if self._loop is None:
+            configure_sdk_logging()
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            _install_shutdown_hooks(self)
+        self._app = self.server.streamable_http_app(
+            streamable_http_path=self.settings.mcp_path,
+            json_response=True,
+            stateless_http=True,
+            max_request_body_size=self.settings.max_request_bytes,
+            # Host and Origin are checked in guards.py, where the endpoint's domain is known.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        ready = self._loop.create_future()
+        self._stop = asyncio.Event()
+        self._lifespan_task = self._loop.create_task(self._hold_lifespan(ready))
+        try:
+            self._loop.run_until_complete(ready)
+        except BaseException:
+            self._lifespan_task = None
+            raise
+
+    async def _hold_lifespan(self, ready: asyncio.Future[None]) -> None:
+        assert self._stop is not None
+        try:
+            async with self.server.session_manager.run():
+                ready.set_result(None)
+                await self._stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+                return
+            raise
+
+    def close(self) -> None:
+        """Leave the lifespan (closing what it opened) and the loop. Safe to call twice."""
+        loop, task = self._loop, self._lifespan_task
+        if loop is None or loop.is_closed():
+            return
+        if task is not None and self._stop is not None:
+            self._stop.set()
+            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        self._lifespan_task = None
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    @property
+    def started(self) -> bool:
+        return self._lifespan_task is not None and not self._lifespan_task.done()
+
+    # -- requests --------------------------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Serve one request; never raises, so Lambda never reports a failed invocation for a bad request."""
+        refusal = refuse_before_dispatch(request, self.settings)
+        if refusal is not None:
+            return refusal
+        if not self.started:
+            try:
+                self._start()
+            except Exception:
+                # Most often a dependency of the lifespan (the database) is unreachable; the next
+                # invocation tries again.
+                logger.exception("MCP server lifespan failed to start")
+                return jsonrpc_error(503, INTERNAL_ERROR, "Service unavailable: the server is starting, retry")
+        assert self._loop is not None
+        path = self.settings.mcp_path if request.path in ("", "/") else request.path
+        try:
+            response = self._loop.run_until_complete(call_asgi(self._app, request, path))
+        except Exception:
+            logger.exception("Unhandled error while serving an MCP request")
+            return jsonrpc_error(500, INTERNAL_ERROR, "Internal error")
+        return mend_after_dispatch(request, response, self.settings)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """The Lambda handler."""
+        request_id = getattr(context, "aws_request_id", None)
+        if request_id:
+            logger.set_correlation_id(request_id)
+        try:
+            request = parse_event(event)
+        except EventFormatError as exc:
+            logger.warning("Unsupported event", reason=str(exc))
+            return to_lambda_response(jsonrpc_error(400, INTERNAL_ERROR, "Unsupported event"), "2.0")
+        try:
+            return to_lambda_response(self.handle(request), request.payload_format)
+        finally:
+            flush_metrics()
+
+
+def _install_shutdown_hooks(runtime: McpLambdaRuntime) -> None:
+    """Exit the lifespan when the environment shuts down.
+
+    Lambda sends SIGTERM before ending an environment when an extension is registered; atexit covers
+    an orderly interpreter exit (local servers, tests).
+    """
+    atexit.register(runtime.close)
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            runtime.close()
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                raise SystemExit(0)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:
+        # Not the main thread (a local server's worker thread): atexit is enough there.
+        pass
