@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message
 
 from mcp_lambda.events import HttpRequest, HttpResponse
@@ -47,8 +48,10 @@ async def call_asgi(app: ASGIApp, request: HttpRequest, path: str) -> HttpRespon
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": request.body, "more_body": False}
-        # After the body the client is "gone" for the app's purposes; Lambda has no connection to watch.
-        return {"type": "http.disconnect"}
+        # Lambda buffers the response and tells nobody when the client leaves, so there is no disconnect
+        # to report: a reader of further messages waits until the request's own tasks are done.
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -47,6 +47,7 @@ class ToolMetricsMiddleware:
 
     def __init__(self, server: MCPServer[Any]) -> None:
         self._server = server
+        metrics.set_default_dimensions(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or server.name)
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call":
@@ -76,7 +77,9 @@ def _get(result: Any, key: str, attribute: str) -> Any:
 
 def flush_metrics() -> None:
     """Emit what this invocation recorded (nothing when no tool was called)."""
-    if metrics.metric_set:
-        metrics.flush_metrics()
-    else:
+    try:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+    finally:
+        # Also when metrics are disabled (POWERTOOLS_METRICS_DISABLED), which skips flushing and clearing.
         metrics.clear_metrics()

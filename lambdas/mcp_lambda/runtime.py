@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import signal
+from dataclasses import replace
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -19,6 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR
 
 from mcp_lambda.asgi import call_asgi
+from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, version_refusal
 from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
 from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
@@ -109,14 +112,37 @@ class McpLambdaRuntime:
                 # invocation tries again.
                 logger.exception("MCP server lifespan failed to start")
                 return jsonrpc_error(503, INTERNAL_ERROR, "Service unavailable: the server is starting, retry")
-        assert self._loop is not None
         path = self.settings.mcp_path if request.path in ("", "/") else request.path
         try:
-            response = self._loop.run_until_complete(call_asgi(self._app, request, path))
+            classified = version_refusal(request) or classify_legacy_body(request)
+            if isinstance(classified, HttpResponse):
+                return classified
+            if isinstance(classified, list):
+                return self._serve_batch(request, classified, path)
+            return mend_after_dispatch(request, self._dispatch(request, path), self.settings)
         except Exception:
             logger.exception("Unhandled error while serving an MCP request")
             return jsonrpc_error(500, INTERNAL_ERROR, "Internal error")
-        return mend_after_dispatch(request, response, self.settings)
+
+    def _dispatch(self, request: HttpRequest, path: str) -> HttpResponse:
+        assert self._loop is not None
+        return self._loop.run_until_complete(call_asgi(self._app, request, path))
+
+    def _serve_batch(self, request: HttpRequest, items: list[Any], path: str) -> HttpResponse:
+        """A 2025-03-26 batch: each item served as its own request, the replies returned as one array."""
+        replies: list[Any] = []
+        for item in items:
+            refusal = batch_item_refusal(item)
+            if refusal is not None:
+                replies.append(refusal)
+                continue
+            single = replace(request, body=json.dumps(item).encode())
+            response = mend_after_dispatch(single, self._dispatch(single, path), self.settings)
+            if response.body:
+                replies.append(json.loads(response.body))
+        if not replies:
+            return HttpResponse(202)
+        return HttpResponse(200, [("content-type", "application/json")], json.dumps(replies).encode())
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The Lambda handler."""

@@ -1,0 +1,78 @@
+"""The JSON-RPC envelope of handshake-era requests, checked before the SDK sees them.
+
+The SDK answers a batch or a malformed envelope on the handshake-era path with -32602 and a pydantic
+dump; JSON-RPC 2.0 calls that -32600 Invalid Request, and revision 2025-03-26 requires servers to
+accept batches (later revisions removed them). This module tells the runtime which case a body is:
+passed through unchanged, refused with the right error, or a 2025-03-26 batch to serve item by item.
+2026-07-28 requests are left to the SDK, whose single-exchange path already answers these cases.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp_types import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+from mcp_lambda.events import HttpRequest, HttpResponse
+from mcp_lambda.guards import jsonrpc_error
+
+# Without an MCP-Protocol-Version header a server assumes 2025-03-26 (specification 2025-06-18,
+# Transports: Protocol Version Header); that revision is the only one with batches.
+_BATCH_REVISIONS = ("2025-03-26",)
+_DEFAULT_REVISION = "2025-03-26"
+
+
+def version_refusal(request: HttpRequest) -> HttpResponse | None:
+    """400 for an MCP-Protocol-Version this server does not speak, listing the ones it does."""
+    version = request.header("mcp-protocol-version")
+    if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS or version in MODERN_PROTOCOL_VERSIONS:
+        return None
+    supported = [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS]
+    response = jsonrpc_error(400, UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+    body = json.loads(response.body)
+    body["error"]["data"] = {"supported": supported, "requested": version}
+    response.body = json.dumps(body, separators=(",", ":")).encode()
+    return response
+
+
+def classify_legacy_body(request: HttpRequest) -> HttpResponse | list[Any] | None:
+    """None: pass through. A response: refuse. A list: a 2025-03-26 batch, to be served item by item."""
+    version = request.header("mcp-protocol-version")
+    if version in MODERN_PROTOCOL_VERSIONS:
+        return None
+    try:
+        message = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return None  # the SDK answers -32700 Parse error
+    if isinstance(message, list):
+        revision = version or _DEFAULT_REVISION
+        if revision not in _BATCH_REVISIONS:
+            return jsonrpc_error(400, INVALID_REQUEST, f"Invalid Request: protocol revision {revision} has no batches")
+        if not message:
+            return jsonrpc_error(400, INVALID_REQUEST, "Invalid Request: empty batch")
+        return message
+    if not _is_envelope(message):
+        return jsonrpc_error(400, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+    return None
+
+
+def _is_envelope(message: Any) -> bool:
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return False
+    if "method" in message:
+        return isinstance(message["method"], str)
+    return "id" in message and ("result" in message or "error" in message)
+
+
+def batch_item_refusal(item: Any) -> dict[str, Any] | None:
+    """The error object for a batch item that cannot be served, or None."""
+    request_id = item.get("id") if isinstance(item, dict) else None
+    if not _is_envelope(item):
+        message = "Invalid Request: not a JSON-RPC 2.0 message"
+    elif item.get("method") == "initialize":
+        message = "Invalid Request: initialize must not be part of a batch"
+    else:
+        return None
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": INVALID_REQUEST, "message": message}}
