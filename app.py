@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""The CDK app: instantiates the stacks, nothing else."""
+
+import os
+
+import aws_cdk as cdk
+
+from stacks.weather_stack import McpWeatherStack
+
+app = cdk.App()
+
+# Environment-agnostic unless the CLI knows an account and region (then lookups become possible).
+account, region = os.getenv("CDK_DEFAULT_ACCOUNT"), os.getenv("CDK_DEFAULT_REGION")
+env = cdk.Environment(account=account, region=region) if account and region else None
+
+McpWeatherStack(app, "McpWeatherStack", env=env)
+
+app.synth()

@@ -1,0 +1,222 @@
+"""One Lambda asset per function, built on this machine without Docker.
+
+Why this module exists: every function ships the same three things, the shared runtime package
+(``lambdas/mcp_lambda/``), its own service package (e.g. ``lambdas/weather/``) and the pinned
+dependencies of ``lambdas/requirements.txt`` built for the Lambda CPU. pip can fetch those wheels for a
+foreign platform directly, so the build needs neither Docker nor an arm64 machine.
+
+Why a custom asset hash: CDK's default source hash would cover the whole ``lambdas/`` tree (tests,
+other services, ``__pycache__``) and an output hash would need a bundle on every synth. The hash here
+covers exactly what goes into the asset -- the relative paths and contents of the two packages, the
+requirements file and the pip flags -- so it is identical across runs and checkouts, changes when
+(and only when) the function's code or dependencies change, and lets CDK reuse ``cdk.out/asset.<hash>``
+instead of bundling again.
+
+Why two ways to skip bundling: CDK itself skips it for stacks outside ``aws:cdk:bundling-stacks``
+(``cdk deploy OtherStack``), keeping the real hash. The context flag ``mcp:skipBundling=true`` is for
+tests: the asset is the bare service package under a placeholder hash that does not depend on the
+source, so a stack's snapshot changes when the infrastructure changes, not with every edit to a handler.
+Never deploy a stack synthesized that way; the function would lack its runtime and dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+#: Bump when the layout of the bundle changes in a way the hashed inputs do not show.
+BUNDLER_VERSION = "1"
+
+#: Context key that replaces the bundle by the bare service package (tests only).
+SKIP_BUNDLING_CONTEXT = "mcp:skipBundling"
+
+#: The package every function ships next to its service package.
+RUNTIME_PACKAGE = "mcp_lambda"
+
+#: The folder holding the runtime package, the service packages and ``requirements.txt``.
+DEFAULT_LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+
+REQUIREMENTS_FILE = "requirements.txt"
+
+# manylinux2014 (glibc 2.17) alone makes pip fall back, silently, to old releases of packages that now
+# publish only newer tags; the Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34).
+_MANYLINUX_TAGS = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
+_CPU = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+_IGNORED_DIR_NAMES = frozenset({"__pycache__"})
+_IGNORED_SUFFIXES = (".pyc", ".pyo")
+
+
+def _is_ignored(path: Path) -> bool:
+    return path.suffix in _IGNORED_SUFFIXES or any(part in _IGNORED_DIR_NAMES for part in path.parts)
+
+
+@dataclass(frozen=True)
+class PythonBundle:
+    """What goes into one function's asset, and how its dependencies are installed.
+
+    :param package: the service package under ``lambdas_dir`` (e.g. ``weather``).
+    :param lambdas_dir: the folder holding the packages and ``requirements.txt``.
+    :param python_version: the Lambda runtime's Python, e.g. ``3.13``.
+    :param cpu: ``aarch64`` or ``x86_64``.
+    """
+
+    package: str
+    lambdas_dir: Path = DEFAULT_LAMBDAS_DIR
+    python_version: str = "3.13"
+    cpu: str = "aarch64"
+
+    @classmethod
+    def for_function(
+        cls,
+        package: str,
+        *,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        lambdas_dir: Path | str | None = None,
+    ) -> PythonBundle:
+        """The bundle for a function with this runtime and CPU architecture."""
+        if not runtime.name.startswith("python"):
+            raise ValueError(f"the Python bundler cannot build for runtime {runtime.name}")
+        if architecture.name not in _CPU:
+            raise ValueError(f"unknown Lambda architecture {architecture.name}")
+        return cls(
+            package=package,
+            lambdas_dir=Path(lambdas_dir or DEFAULT_LAMBDAS_DIR).resolve(),
+            python_version=runtime.name.removeprefix("python"),
+            cpu=_CPU[architecture.name],
+        )
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (RUNTIME_PACKAGE, self.package)
+
+    @property
+    def requirements(self) -> Path:
+        return self.lambdas_dir / REQUIREMENTS_FILE
+
+    def pip_flags(self) -> list[str]:
+        """The pip options that select wheels for the Lambda platform (part of the hash)."""
+        flags = [f"--platform={tag}_{self.cpu}" for tag in _MANYLINUX_TAGS]
+        return flags + [
+            "--implementation=cp",
+            f"--python-version={self.python_version}",
+            "--only-binary=:all:",
+            "--no-compile",
+        ]
+
+    def source_files(self) -> list[Path]:
+        """The files copied into the asset, relative to ``lambdas_dir``, sorted, bytecode excluded."""
+        files: list[Path] = []
+        for package in self.packages:
+            root = self.lambdas_dir / package
+            if not root.is_dir():
+                raise FileNotFoundError(f"package directory {root} does not exist")
+            files += (p.relative_to(self.lambdas_dir) for p in root.rglob("*") if p.is_file())
+        return sorted((f for f in files if not _is_ignored(f)), key=lambda p: p.as_posix())
+
+    def asset_hash(self) -> str:
+        """A hash of everything the bundle is built from; independent of where the checkout lives."""
+        digest = hashlib.sha256()
+
+        def field(value: str | bytes) -> None:
+            data = value.encode() if isinstance(value, str) else value
+            digest.update(len(data).to_bytes(8, "big") + data)
+
+        field(f"mcp-python-bundle/{BUNDLER_VERSION}")
+        for flag in self.pip_flags():
+            field(flag)
+        field(self.requirements.read_bytes())
+        for relative in self.source_files():
+            field(relative.as_posix())
+            field((self.lambdas_dir / relative).read_bytes())
+        return digest.hexdigest()
+
+    def placeholder_hash(self) -> str:
+        """The asset hash used under ``mcp:skipBundling``: fixed per package, never a real bundle's."""
+        return hashlib.sha256(f"mcp-skipped-bundle/{self.package}".encode()).hexdigest()
+
+    def build(self, output_dir: Path) -> None:
+        """Install the dependencies and copy both packages into ``output_dir`` (the asset root)."""
+        self._install_requirements(output_dir)
+        for package in self.packages:
+            shutil.copytree(
+                self.lambdas_dir / package,
+                output_dir / package,
+                ignore=shutil.ignore_patterns(*_IGNORED_DIR_NAMES, *(f"*{s}" for s in _IGNORED_SUFFIXES)),
+                dirs_exist_ok=True,
+            )
+        self._compile(output_dir)
+
+    def _install_requirements(self, output_dir: Path) -> None:
+        if not _has_requirements(self.requirements):
+            return
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        command += self.pip_flags() + ["--target", str(output_dir), "-r", str(self.requirements)]
+        result = subprocess.run(command, stdout=sys.stderr, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pip install for the {self.package} bundle failed: {' '.join(command)}")
+        # Console scripts carry this machine's interpreter path and are useless in Lambda.
+        shutil.rmtree(output_dir / "bin", ignore_errors=True)
+
+    def _compile(self, output_dir: Path) -> None:
+        # /var/task is read-only, so without shipped bytecode every cold start compiles every import.
+        # Unchecked-hash .pyc files are valid although the zip resets the sources' modification times.
+        if f"{sys.version_info.major}.{sys.version_info.minor}" != self.python_version:
+            return  # this interpreter's bytecode would not be used by the Lambda runtime
+        # A subprocess, not compileall's process pool: its workers would re-import the CDK app.
+        command = [sys.executable, "-m", "compileall", "-q", "-q", "-j", "0"]
+        command += ["--invalidation-mode", "unchecked-hash", str(output_dir)]
+        subprocess.run(command, stdout=sys.stderr, check=False)  # a file that fails to compile stays source-only
+
+
+def _has_requirements(path: Path) -> bool:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return any(lines)
+
+
+@jsii.implements(ILocalBundling)
+class LocalPythonBundler:
+    """CDK's hook into :class:`PythonBundle`: bundles in-process, so Docker is never started."""
+
+    def __init__(self, bundle: PythonBundle) -> None:
+        self._bundle = bundle
+
+    def try_bundle(self, output_dir: str, options: Any) -> bool:
+        self._bundle.build(Path(output_dir))
+        return True
+
+
+def bundled_code(scope: Construct, bundle: PythonBundle) -> lambda_.Code:
+    """The Lambda code for ``bundle``, honouring ``mcp:skipBundling`` from the CDK context."""
+    if _truthy(scope.node.try_get_context(SKIP_BUNDLING_CONTEXT)):
+        return lambda_.Code.from_asset(
+            str(bundle.lambdas_dir / bundle.package),
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=bundle.placeholder_hash(),
+            exclude=["__pycache__", "*.pyc"],
+        )
+    return lambda_.Code.from_asset(
+        str(bundle.lambdas_dir),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=bundle.asset_hash(),
+        bundling=BundlingOptions(
+            # Only used if the local bundler declined, which it never does; CDK requires an image.
+            image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{bundle.python_version}"),
+            local=LocalPythonBundler(bundle),
+        ),
+    )
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "1", "yes"})
