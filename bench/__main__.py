@@ -1,0 +1,79 @@
+"""`make bench`: cold start and warm tools/call of the weather function, as ratios measured in one run.
+
+Each cold start is a fresh interpreter (`python -c`), timed from spawn to exit, median of the runs;
+the warm figure is the median of several processes' mean per-call time. Results replace the table
+between the markers in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.scenarios import EMPTY, OURS, SDK, cold_script, warm_script
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "bench" / "README.md"
+ENV = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+
+
+def run(script: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark script failed:\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def cold(setup: str, runs: int) -> float:
+    run(cold_script(setup))  # warm the OS file cache once; not counted
+    return statistics.median(run(cold_script(setup))[0] for _ in range(runs))
+
+
+def warm(setup: str, processes: int, calls: int) -> float:
+    return statistics.median(float(run(warm_script(setup, calls))[1].split()[-1]) for _ in range(processes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=15, help="fresh processes per cold-start figure")
+    parser.add_argument("--calls", type=int, default=300, help="warm calls per process")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/README.md alone")
+    args = parser.parse_args()
+
+    empty, sdk_cold, ours_cold = (cold(s, args.runs) for s in (EMPTY, SDK, OURS))
+    sdk_warm, ours_warm = (warm(s, 5, args.calls) for s in (SDK, OURS))
+    rows = [
+        ("Cold start: empty interpreter", empty * 1000, "1.00× empty"),
+        ("Cold start: bare SDK app (import + lifespan + first tools/list)", sdk_cold * 1000,
+         f"{sdk_cold / empty:.2f}× empty"),
+        ("Cold start: our handler (import + lifespan + first tools/list)", ours_cold * 1000,
+         f"{ours_cold / empty:.2f}× empty, {ours_cold / sdk_cold:.2f}× bare SDK"),
+        ("Warm tools/call: bare SDK app in-process", sdk_warm * 1000, "1.00× bare SDK"),
+        ("Warm tools/call: our handler (Lambda event in, response out)", ours_warm * 1000,
+         f"{ours_warm / sdk_warm:.2f}× bare SDK"),
+    ]
+    table = ["| measurement | median (ms) | ratio |", "|---|---:|---|"]
+    table += [f"| {name} | {ms:.2f} | {ratio} |" for name, ms, ratio in rows]
+    machine = f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
+    block = "\n".join([
+        f"Measured {time.strftime('%Y-%m-%d')} with `make bench` ({args.runs} fresh processes per cold start, "
+        f"5 processes × {args.calls} warm calls; {machine}).", "", *table])
+    print(block)
+    if not args.no_write:
+        text = README.read_text()
+        text = re.sub(r"(<!-- results:start -->\n).*?(\n<!-- results:end -->)", lambda m: m[1] + block + m[2], text,
+                      flags=re.S)
+        README.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

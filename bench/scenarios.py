@@ -1,0 +1,101 @@
+"""What is timed: the same weather tool served three ways, each in a fresh process for cold starts.
+
+- `empty`: an interpreter that does nothing (the floor every cold start pays).
+- `sdk`: the SDK's own Streamable HTTP app called directly over ASGI, stateless JSON mode, lifespan
+  entered once: the bare bridge with no Lambda layer at all.
+- `ours`: the weather function's `handler(event, context)` with a Function URL event.
+"""
+
+from __future__ import annotations
+
+import json
+
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+TOOLS_CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+              "params": {"name": "get_weather", "arguments": {"city": "Lisbon"}}}
+HEADERS = {"host": "bench.lambda-url.us-east-1.on.aws", "content-type": "application/json",
+           "accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"}
+
+PRELUDE = """
+import json, sys, time
+sys.path[:0] = ["lambdas", "."]
+"""
+
+OURS = PRELUDE + f"""
+from bench.scenarios import function_url_event
+from weather.server import handler
+class Context: aws_request_id = "bench"
+def call(message):
+    response = handler(function_url_event(message), Context())
+    assert response["statusCode"] == 200, response
+    return response["body"]
+"""
+
+SDK = PRELUDE + f"""
+import asyncio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from bench.scenarios import HEADERS
+server = MCPServer("weather", subscriptions=False)
+from weather.server import get_weather  # the same tool function, registered on a bare server
+server.tool()(get_weather)
+app = server.streamable_http_app(json_response=True, stateless_http=True,
+                                 transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+loop = asyncio.new_event_loop()
+stop = asyncio.Event()
+ready = loop.create_future()
+async def hold():
+    async with server.session_manager.run():
+        ready.set_result(None)
+        await stop.wait()
+loop.create_task(hold())
+loop.run_until_complete(ready)
+headers = [(k.encode(), v.encode()) for k, v in HEADERS.items()]
+async def asgi(body):
+    scope = {{"type": "http", "asgi": {{"version": "3.0"}}, "http_version": "1.1", "method": "POST", "scheme": "https",
+             "path": "/mcp", "raw_path": b"/mcp", "root_path": "", "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 0), "server": ("bench", 443)}}
+    sent = []
+    done = False
+    async def receive():
+        nonlocal done
+        if not done:
+            done = True
+            return {{"type": "http.request", "body": body, "more_body": False}}
+        await asyncio.Event().wait()
+    async def send(message):
+        sent.append(message)
+    await app(scope, receive, send)
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+def call(message):
+    return loop.run_until_complete(asgi(json.dumps(message).encode()))
+"""
+
+EMPTY = "pass"
+
+
+def function_url_event(message: dict) -> dict:
+    return {
+        "version": "2.0", "rawPath": "/mcp", "rawQueryString": "", "headers": HEADERS,
+        "requestContext": {"domainName": HEADERS["host"], "requestId": "bench",
+                           "http": {"method": "POST", "path": "/mcp", "sourceIp": "127.0.0.1"}},
+        "body": json.dumps(message), "isBase64Encoded": False,
+    }
+
+
+def cold_script(setup: str) -> str:
+    """Import, build, and answer the first tools/list: what a Lambda cold start does before replying."""
+    if setup == EMPTY:
+        return EMPTY
+    return setup + f"\nassert b'get_weather' in (lambda r: r if isinstance(r, bytes) else r.encode())(call({TOOLS_LIST!r}))\n"
+
+
+def warm_script(setup: str, calls: int) -> str:
+    """Time `calls` warm tools/call requests in one process; prints seconds per call."""
+    return setup + f"""
+call({TOOLS_CALL!r})
+started = time.perf_counter()
+for _ in range({calls}):
+    call({TOOLS_CALL!r})
+print((time.perf_counter() - started) / {calls})
+"""
