@@ -1,0 +1,59 @@
+"""Shared set-up for the CDK tests: the app context of a real synth, minus the slow bundling.
+
+Why read cdk.json: the feature flags there change the templates, so the tests must synthesize with
+the same flags as ``cdk synth``. Why ``mcp:skipBundling``: a pip install per test would be slow and
+would tie the snapshots to the handler code (see ``constructs_lib.bundling``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402  (after the environment variable above)
+
+from constructs_lib.bundling import SKIP_BUNDLING_CONTEXT  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The ``context`` section of the project's cdk.json (the feature flags)."""
+    return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+@pytest.fixture(scope="session")
+def make_app(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., cdk.App]:
+    """Build an App like ``cdk synth`` does, with bundling skipped unless the test says otherwise."""
+
+    def make(**context: Any) -> cdk.App:
+        merged = {**cdk_json_context(), SKIP_BUNDLING_CONTEXT: True, **context}
+        return cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=merged)
+
+    return make
+
+
+@pytest.fixture
+def lambdas_tree(tmp_path: Path) -> Path:
+    """A minimal ``lambdas/`` folder: runtime and weather packages, no dependencies to install."""
+    root = tmp_path / "checkout-a" / "lambdas"
+    files = {
+        "requirements.txt": "# nothing to install in tests\n",
+        "mcp_lambda/__init__.py": '"""Runtime."""\n',
+        "mcp_lambda/adapter.py": "def adapt(event):\n    return event\n",
+        "weather/__init__.py": "",
+        "weather/server.py": "def handler(event, context):\n    return {'statusCode': 200}\n",
+        "other/server.py": "# another service, not part of the weather bundle\n",
+    }
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root

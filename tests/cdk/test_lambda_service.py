@@ -1,0 +1,142 @@
+"""McpLambdaService: its props are validated early (tokens excepted) and its defaults hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib.lambda_service import McpLambdaService
+
+
+@pytest.fixture
+def stack(make_app) -> cdk.Stack:
+    return cdk.Stack(make_app(), "TestStack")
+
+
+def service(stack: cdk.Stack, **props: Any) -> McpLambdaService:
+    return McpLambdaService(stack, "Weather", service="weather", **props)
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"memory_size": 64},
+        {"memory_size": 10241},
+        {"memory_size": 1000.5},
+        {"timeout": cdk.Duration.seconds(0)},
+        {"timeout": cdk.Duration.minutes(16)},
+        {"provisioned_concurrency": 0},
+        {"handler": "server-handler"},
+    ],
+    ids=lambda props: "-".join(f"{k}={v}" for k, v in props.items()),
+)
+def test_rejects_impossible_props(stack: cdk.Stack, props: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        service(stack, **props)
+
+
+@pytest.mark.parametrize("name", ["Weather", "weather_", "-weather", "w"])
+def test_rejects_service_names_unfit_for_paths(stack: cdk.Stack, name: str) -> None:
+    with pytest.raises(ValueError, match="service"):
+        McpLambdaService(stack, "Service", service=name, package="weather")
+
+
+def test_accepts_tokens_and_leaves_them_to_cloudformation(stack: cdk.Stack) -> None:
+    # Given props that are only known at deploy time
+    memory = cdk.CfnParameter(stack, "Memory", type="Number", default=2048).value_as_number
+    seconds = cdk.CfnParameter(stack, "Timeout", type="Number", default=60).value_as_number
+    warm = cdk.CfnParameter(stack, "Warm", type="Number", default=2).value_as_number
+
+    # When the service is built from them
+    service(stack, memory_size=memory, timeout=cdk.Duration.seconds(seconds), provisioned_concurrency=warm)
+
+    # Then they reach the template as references
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"MemorySize": {"Ref": "Memory"}, "Timeout": {"Ref": "Timeout"}}
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Alias",
+        {"ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": {"Ref": "Warm"}}},
+    )
+
+
+def test_defaults_to_an_iam_authenticated_url_and_on_demand_concurrency(stack: cdk.Stack) -> None:
+    service(stack)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM", "Qualifier": "live"})
+    template.has_resource_properties(
+        "AWS::Lambda::Alias", {"ProvisionedConcurrencyConfig": Match.absent()}
+    )
+    template.resource_count_is("AWS::Lambda::Permission", 0)
+
+
+def test_package_and_handler_follow_the_service_name(stack: cdk.Stack) -> None:
+    McpLambdaService(stack, "Secure", service="secure-messaging", code=lambda_.Code.from_inline("x = 1"))
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "secure_messaging.server.handler",
+            "Environment": {"Variables": Match.object_like({"MCP_SERVICE": "secure-messaging"})},
+        },
+    )
+
+
+def test_environment_extends_and_overrides_the_defaults(stack: cdk.Stack) -> None:
+    service(stack, environment={"POWERTOOLS_METRICS_NAMESPACE": "Custom", "LOG_LEVEL": "DEBUG"})
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": {
+                    "POWERTOOLS_SERVICE_NAME": "weather",
+                    "POWERTOOLS_METRICS_NAMESPACE": "Custom",
+                    "MCP_SERVICE": "weather",
+                    "LOG_LEVEL": "DEBUG",
+                }
+            }
+        },
+    )
+
+
+def test_grant_invoke_lets_a_principal_call_the_url_of_the_alias(stack: cdk.Stack) -> None:
+    # Given an IAM-authenticated service and a role
+    weather = service(stack)
+    caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+
+    # When the role is granted
+    weather.grant_invoke(caller)
+
+    # Then its policy allows both actions a signed URL call needs, on the alias only
+    alias = {"Ref": stack.get_logical_id(weather.alias.node.default_child)}
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like({"Action": "lambda:InvokeFunctionUrl", "Resource": alias}),
+                        Match.object_like({"Action": "lambda:InvokeFunction", "Resource": alias}),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_metrics_are_those_of_the_live_alias(stack: cdk.Stack) -> None:
+    weather = service(stack)
+    errors, duration = weather.metric_errors(), weather.metric_duration(statistic="p99")
+    assert (errors.namespace, errors.metric_name, errors.statistic) == ("AWS/Lambda", "Errors", "Sum")
+    assert (duration.metric_name, duration.statistic) == ("Duration", "p99")
+    function = {"Ref": stack.get_logical_id(weather.function.node.default_child)}
+    for metric in (errors, duration):
+        assert stack.resolve(metric.dimensions) == {
+            "FunctionName": function,
+            "Resource": {"Fn::Join": ["", [function, ":live"]]},
+        }
