@@ -21,6 +21,7 @@ Never deploy a stack synthesized that way; the function would lack its runtime a
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import Annotations, AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -53,12 +54,12 @@ REQUIREMENTS_FILE = "requirements.txt"
 _MANYLINUX_TAGS = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
 _CPU = {"arm64": "aarch64", "x86_64": "x86_64"}
 
-_IGNORED_DIR_NAMES = frozenset({"__pycache__"})
-_IGNORED_SUFFIXES = (".pyc", ".pyo")
+# Left out of both the hash and the copy: bytecode from local runs and desktop litter.
+_IGNORED_NAMES = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store")
 
 
 def _is_ignored(path: Path) -> bool:
-    return path.suffix in _IGNORED_SUFFIXES or any(part in _IGNORED_DIR_NAMES for part in path.parts)
+    return any(fnmatch.fnmatch(part, pattern) for part in path.parts for pattern in _IGNORED_NAMES)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class PythonBundle:
             shutil.copytree(
                 self.lambdas_dir / package,
                 output_dir / package,
-                ignore=shutil.ignore_patterns(*_IGNORED_DIR_NAMES, *(f"*{s}" for s in _IGNORED_SUFFIXES)),
+                ignore=shutil.ignore_patterns(*_IGNORED_NAMES),
                 dirs_exist_ok=True,
             )
         self._compile(output_dir)
@@ -172,6 +173,7 @@ class PythonBundle:
     def _compile(self, output_dir: Path) -> None:
         # /var/task is read-only, so without shipped bytecode every cold start compiles every import.
         # Unchecked-hash .pyc files are valid although the zip resets the sources' modification times.
+        # The interpreter is not part of the asset hash, so the hash stays machine-independent.
         if f"{sys.version_info.major}.{sys.version_info.minor}" != self.python_version:
             return  # this interpreter's bytecode would not be used by the Lambda runtime
         # A subprocess, not compileall's process pool: its workers would re-import the CDK app.
@@ -200,11 +202,15 @@ class LocalPythonBundler:
 def bundled_code(scope: Construct, bundle: PythonBundle) -> lambda_.Code:
     """The Lambda code for ``bundle``, honouring ``mcp:skipBundling`` from the CDK context."""
     if _truthy(scope.node.try_get_context(SKIP_BUNDLING_CONTEXT)):
+        Annotations.of(scope).add_warning_v2(
+            "mcp:bundlingSkipped",
+            f"{SKIP_BUNDLING_CONTEXT} is set: the {bundle.package} asset has no runtime or dependencies; do not deploy it",
+        )
         return lambda_.Code.from_asset(
             str(bundle.lambdas_dir / bundle.package),
             asset_hash_type=AssetHashType.CUSTOM,
             asset_hash=bundle.placeholder_hash(),
-            exclude=["__pycache__", "*.pyc"],
+            exclude=list(_IGNORED_NAMES),
         )
     return lambda_.Code.from_asset(
         str(bundle.lambdas_dir),

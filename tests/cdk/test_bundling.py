@@ -48,6 +48,7 @@ def test_asset_hash_ignores_bytecode_and_other_services(lambdas_tree: Path) -> N
     (lambdas_tree / "weather" / "__pycache__").mkdir()
     (lambdas_tree / "weather" / "__pycache__" / "server.cpython-313.pyc").write_bytes(b"\0")
     (lambdas_tree / "mcp_lambda" / "stray.pyc").write_bytes(b"\0")
+    (lambdas_tree / "weather" / ".DS_Store").write_bytes(b"\0")
     (lambdas_tree / "other" / "server.py").write_text("# changed\n")
     assert PythonBundle("weather", lambdas_tree).asset_hash() == before
 
