@@ -31,7 +31,7 @@ test: setup
 
 ## Synthesize every stack with the pinned CDK CLI.
 synth: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --all --quiet
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
