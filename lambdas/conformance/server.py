@@ -27,21 +27,24 @@ import zlib
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import (
+    Audio,
     Context,
     Elicit,
     ElicitationResult,
     Image,
-    Audio,
     Resolve,
     Sample,
     UserMessage,
 )
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import (
     CallToolResult,
     Completion,
     CompletionArgument,
     ContentBlock,
+    CreateMessageRequest,
+    CreateMessageRequestParams,
     CreateMessageResult,
     ElicitRequest,
     ElicitRequestFormParams,
@@ -52,8 +55,6 @@ from mcp_types import (
     InputRequiredResult,
     ListRootsRequest,
     ListRootsResult,
-    CreateMessageRequest,
-    CreateMessageRequestParams,
     PromptReference,
     ResourceTemplateReference,
     SamplingMessage,
@@ -65,7 +66,6 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from mcp_lambda import lambda_handler, new_server
-
 
 # -- media ------------------------------------------------------------------------------------------------
 
@@ -217,7 +217,8 @@ def test_multiple_content_types() -> list[ContentBlock]:
 @mcp.tool()
 def test_error_handling() -> str:
     """Always fails: the error is reported as a tool result with isError: true."""
-    raise RuntimeError("This tool intentionally returns an error for testing")
+    # ToolError is the SDK's "anticipated failure": its text reaches the client (a crash's does not).
+    raise ToolError("This tool intentionally returns an error for testing")
 
 
 @mcp.tool()
@@ -305,9 +306,7 @@ async def test_elicitation(message: str, answer: Annotated[ElicitationResult[_Us
 
 
 def _ask_missing_capability() -> Sample:
-    return Sample(
-        [SamplingMessage(role="user", content=TextContent(type="text", text="Say hello"))], max_tokens=10
-    )
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text="Say hello"))], max_tokens=10)
 
 
 @mcp.tool()
@@ -586,9 +585,12 @@ def test_input_required_result_capabilities(ctx: Context) -> CallToolResult | In
 # -- tools: x-mcp-header (SEP-2243) ---------------------------------------------------------------------
 
 
+_REGION_HEADER = {"x-mcp-header": "Region"}
+
+
 @mcp.tool()
 def test_headers(
-    region: Annotated[str, Field(description="Routed as the Mcp-Param-Region header", json_schema_extra={"x-mcp-header": "Region"})],
+    region: Annotated[str, Field(description="Sent as the Mcp-Param-Region header", json_schema_extra=_REGION_HEADER)],
     query: str = "",
 ) -> str:
     """Echoes a parameter that 2026-07-28 clients mirror into the Mcp-Param-Region header."""
