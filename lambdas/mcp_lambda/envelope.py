@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcp_types import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
+from mcp_types import INVALID_REQUEST, PROTOCOL_VERSION_META_KEY, UNSUPPORTED_PROTOCOL_VERSION
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from mcp_lambda.events import HttpRequest, HttpResponse
@@ -25,16 +25,37 @@ _DEFAULT_REVISION = "2025-03-26"
 
 
 def version_refusal(request: HttpRequest) -> HttpResponse | None:
-    """400 for an MCP-Protocol-Version this server does not speak, listing the ones it does."""
+    """400 for an MCP-Protocol-Version this server does not speak, listing the ones it does.
+
+    A body in the 2026-07-28 shape (the version in `params._meta`) is left to the SDK, whose answer
+    lists the single-exchange versions that `server/discover` advertises. Any other body gets the
+    handshake and single-exchange versions, with the request's id echoed.
+    """
     version = request.header("mcp-protocol-version")
     if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS or version in MODERN_PROTOCOL_VERSIONS:
         return None
-    supported = [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS]
-    response = jsonrpc_error(400, UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-    body = json.loads(response.body)
-    body["error"]["data"] = {"supported": supported, "requested": version}
-    response.body = json.dumps(body, separators=(",", ":")).encode()
-    return response
+    message = _decode(request.body)
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta:
+        return None
+    body = {
+        "jsonrpc": "2.0",
+        "id": message.get("id") if isinstance(message, dict) else None,
+        "error": {
+            "code": UNSUPPORTED_PROTOCOL_VERSION,
+            "message": "Unsupported protocol version",
+            "data": {"supported": [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS], "requested": version},
+        },
+    }
+    return HttpResponse(400, [("content-type", "application/json")], json.dumps(body, separators=(",", ":")).encode())
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def classify_legacy_body(request: HttpRequest) -> HttpResponse | list[Any] | None:
@@ -42,10 +63,9 @@ def classify_legacy_body(request: HttpRequest) -> HttpResponse | list[Any] | Non
     version = request.header("mcp-protocol-version")
     if version in MODERN_PROTOCOL_VERSIONS:
         return None
-    try:
-        message = json.loads(request.body)
-    except (ValueError, RecursionError):
-        return None  # the SDK answers -32700 Parse error
+    message = _decode(request.body)
+    if message is None and request.body.strip() not in (b"null",):
+        return None  # not JSON: the SDK answers -32700 Parse error
     if isinstance(message, list):
         revision = version or _DEFAULT_REVISION
         if revision not in _BATCH_REVISIONS:

@@ -48,7 +48,8 @@ class ToolMetricsMiddleware:
     def __init__(self, server: MCPServer[Any]) -> None:
         self._server = server
         self._known: set[str] = set()
-        metrics.set_default_dimensions(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or server.name)
+        # Per call, not a default dimension: a local server hosts several MCP servers in one process.
+        self._service = os.environ.get("POWERTOOLS_SERVICE_NAME") or server.name
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call":
@@ -64,6 +65,7 @@ class ToolMetricsMiddleware:
             if name not in self._known:
                 # Listed once, and again only for a name not seen before (tools can be added at run time).
                 self._known = {tool.name for tool in await self._server.list_tools()}
+            metrics.add_dimension("service", self._service)
             metrics.add_dimension("tool", name if name in self._known else UNKNOWN_TOOL)
             metrics.add_metric(name=TOOL_CALLS, unit=MetricUnit.Count, value=1)
             metrics.add_metric(name=TOOL_ERRORS, unit=MetricUnit.Count, value=1 if failed else 0)

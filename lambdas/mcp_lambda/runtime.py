@@ -60,6 +60,8 @@ class McpLambdaRuntime:
             # Host and Origin are checked in guards.py, where the endpoint's domain is known.
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
+        # Taken now: the server object keeps only its most recently created session manager.
+        self._session_manager = self.server.session_manager
         ready = self._loop.create_future()
         self._stop = asyncio.Event()
         self._lifespan_task = self._loop.create_task(self._hold_lifespan(ready))
@@ -72,7 +74,7 @@ class McpLambdaRuntime:
     async def _hold_lifespan(self, ready: asyncio.Future[None]) -> None:
         assert self._stop is not None
         try:
-            async with self.server.session_manager.run():
+            async with self._session_manager.run():
                 ready.set_result(None)
                 await self._stop.wait()
         except BaseException as exc:

@@ -164,3 +164,24 @@ def test_oversized_result_becomes_a_json_rpc_error_with_the_request_id():
         assert json.loads(handler(EVENT_SHAPES["payload-2.0"](body=small, headers=LEGACY), FakeContext())["body"])["result"]
     finally:
         handler.close()
+
+
+def test_unknown_version_echoes_the_id_and_lists_every_revision(handler):
+    body = {"jsonrpc": "2.0", "id": 77, "method": "tools/list"}
+    reply = response_json(handler(EVENT_SHAPES["payload-2.0"](body=body, headers={"mcp-protocol-version": "v9"}),
+                                  FakeContext()))
+    assert reply["id"] == 77
+    assert reply["error"]["data"] == {"requested": "v9", "supported": [
+        "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]}
+
+
+def test_unknown_version_in_a_2026_shaped_body_gets_the_sdk_answer(handler):
+    """2026-07-28 clients are told the versions server/discover advertises."""
+    body = {"jsonrpc": "2.0", "id": 301, "method": "server/discover",
+            "params": {"_meta": {**META["_meta"], "io.modelcontextprotocol/protocolVersion": "v999"}}}
+    response = handler(EVENT_SHAPES["payload-2.0"](body=body, headers={"mcp-protocol-version": "v999"}), FakeContext())
+    assert response["statusCode"] == 400
+    reply = response_json(response)
+    assert reply["id"] == 301
+    assert reply["error"]["code"] == UNSUPPORTED_PROTOCOL_VERSION
+    assert reply["error"]["data"]["supported"] == ["2026-07-28"]

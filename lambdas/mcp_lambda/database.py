@@ -1,0 +1,225 @@
+"""One PostgreSQL connection per execution environment, reconnected when a thaw finds it dead.
+
+A Lambda environment is frozen between invocations; the proxy or the server may close its connection
+meanwhile (idle timeouts, failovers, restarts, `pg_terminate_backend`). `Database.run` therefore
+reconnects and retries once when the connection turns out to be gone. A retried statement may have run
+already (the reply was lost, not the statement), so callers pass only idempotent statements to `run`:
+writes carry an idempotency key and `ON CONFLICT DO NOTHING`.
+
+Where the connection comes from (environment variables, set by the McpDatabase construct or locally):
+- `DATABASE_URL`: `postgresql://user:password@host:port/dbname` (`?host=/socket/dir` for a Unix socket,
+  `?sslmode=require` for TLS). Used by the local dev loop and the tests.
+- Otherwise `MCP_DB_HOST` (the RDS Proxy endpoint), `MCP_DB_PORT` (5432), `MCP_DB_NAME`, and either
+  `MCP_DB_SECRET_ARN` (the generated Secrets Manager secret: `username`, `password`) or
+  `MCP_DB_IAM_AUTH=true` with `MCP_DB_USER` (an IAM authentication token instead of a password).
+  TLS is required (`MCP_DB_TLS`, default true), as the proxy requires it.
+- `MCP_DB_STATEMENT_TIMEOUT_MS` (default 5000): a statement running longer is cancelled by the server.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from mcp_lambda.observability import logger
+
+# SQLSTATEs after which the connection is gone but the statement can be retried on a new one:
+# class 08 (connection exception), 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown,
+# 57P03 cannot_connect_now (server starting).
+_RECONNECT_CODES = ("57P01", "57P02", "57P03")
+QUERY_CANCELED = "57014"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached (after a reconnect attempt)."""
+
+
+class StatementTimeout(Exception):
+    """The server cancelled a statement that ran longer than the statement timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    host: str | None
+    port: int
+    database: str
+    user: str | None
+    password: str | None = None
+    unix_sock: str | None = None
+    secret_arn: str | None = None
+    iam_auth: bool = False
+    tls: bool = False
+    statement_timeout_ms: int = 5000
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DatabaseConfig:
+        env = os.environ if env is None else env
+        timeout = int(env.get("MCP_DB_STATEMENT_TIMEOUT_MS", "5000"))
+        if env.get("DATABASE_URL"):
+            return cls.from_url(env["DATABASE_URL"], statement_timeout_ms=timeout)
+        if not env.get("MCP_DB_HOST"):
+            raise ValueError("no database configured: set DATABASE_URL, or MCP_DB_HOST with MCP_DB_SECRET_ARN")
+        return cls(
+            host=env["MCP_DB_HOST"],
+            port=int(env.get("MCP_DB_PORT", "5432")),
+            database=env.get("MCP_DB_NAME", "postgres"),
+            user=env.get("MCP_DB_USER"),
+            secret_arn=env.get("MCP_DB_SECRET_ARN"),
+            iam_auth=env.get("MCP_DB_IAM_AUTH", "false").lower() == "true",
+            tls=env.get("MCP_DB_TLS", "true").lower() != "false",
+            statement_timeout_ms=timeout,
+            region=env.get("AWS_REGION"),
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, statement_timeout_ms: int = 5000) -> DatabaseConfig:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {parts.scheme}://")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        socket_dir = query.get("host")
+        return cls(
+            host=None if socket_dir else (parts.hostname or "127.0.0.1"),
+            port=parts.port or 5432,
+            database=unquote(parts.path.lstrip("/")) or "postgres",
+            user=unquote(parts.username) if parts.username else "postgres",
+            password=unquote(parts.password) if parts.password else None,
+            unix_sock=f"{socket_dir}/.s.PGSQL.{parts.port or 5432}" if socket_dir else None,
+            tls=query.get("sslmode", "disable") not in ("disable", "allow", "prefer"),
+            statement_timeout_ms=statement_timeout_ms,
+        )
+
+
+def _credentials(config: DatabaseConfig) -> tuple[str, str | None]:
+    """User and password: from the URL, an IAM token, or the Secrets Manager secret (cached 5 minutes)."""
+    if config.iam_auth:
+        import boto3  # in the Lambda runtime; imported only where IAM authentication is configured
+
+        client = boto3.client("rds", region_name=config.region)
+        token = client.generate_db_auth_token(config.host, config.port, config.user, Region=config.region)
+        return str(config.user), token
+    if config.secret_arn:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        secret = get_secret(config.secret_arn, transform="json", max_age=300)
+        return secret["username"], secret["password"]
+    return config.user or "postgres", config.password
+
+
+def connect(config: DatabaseConfig) -> pg8000.native.Connection:
+    user, password = _credentials(config)
+    connection = pg8000.native.Connection(
+        user,
+        host=config.host or "localhost",
+        port=config.port,
+        database=config.database,
+        password=password,
+        unix_sock=config.unix_sock,
+        ssl_context=ssl.create_default_context() if config.tls else None,
+        timeout=30,
+        application_name=os.environ.get("POWERTOOLS_SERVICE_NAME", "mcp-lambda"),
+    )
+    # Also set by the RDS parameter group; set here so local servers behave the same.
+    connection.run(f"SET statement_timeout = {int(config.statement_timeout_ms)}")
+    return connection
+
+
+class Database:
+    """The environment's connection, opened on first use and reopened when found dead."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.config = config
+        self._connection: pg8000.native.Connection | None = None
+        self.reconnects = 0
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]]:
+        """Run one idempotent statement; reconnect and retry once if the connection was lost."""
+        for attempt in (1, 2):
+            connection = self._connected()
+            try:
+                return connection.run(sql, **params)
+            except (InterfaceError, DatabaseError) as exc:
+                if _is_timeout(exc):
+                    raise StatementTimeout(str(exc)) from exc
+                if not _is_connection_lost(exc):
+                    raise
+                logger.warning("Database connection lost; reconnecting", attempt=attempt, error=str(exc))
+                self._discard()
+                if attempt == 2:
+                    raise DatabaseUnavailable("the database connection was lost twice") from exc
+        raise AssertionError("unreachable")
+
+    def _connected(self) -> pg8000.native.Connection:
+        if self._connection is None:
+            try:
+                self._connection = connect(self.config)
+            except (InterfaceError, DatabaseError, OSError) as exc:
+                raise DatabaseUnavailable(f"cannot connect to the database: {type(exc).__name__}") from exc
+            self.reconnects += 1
+        return self._connection
+
+    def warm(self) -> None:
+        """Connect now if possible (at lifespan start); a failure is logged and retried on first use."""
+        try:
+            self._connected()
+        except DatabaseUnavailable:
+            logger.warning("Database not reachable at start; will retry on first use", exc_info=True)
+
+    def _discard(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # the socket is already gone; closing is best effort
+                pass
+
+    def close(self) -> None:
+        self._discard()
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    detail = exc.args[0] if exc.args else None
+    return detail.get("C") if isinstance(detail, dict) else None
+
+
+def _is_timeout(exc: Exception) -> bool:
+    return isinstance(exc, DatabaseError) and _sqlstate(exc) == QUERY_CANCELED
+
+
+def _is_connection_lost(exc: Exception) -> bool:
+    if isinstance(exc, InterfaceError):
+        return True  # network error, closed socket, server gone mid-reply
+    code = _sqlstate(exc) or ""
+    return code.startswith("08") or code in _RECONNECT_CODES
+
+
+@dataclass(slots=True)
+class DatabaseState:
+    """What the database lifespan hands to tools: `ctx.request_context.lifespan_context.db`."""
+
+    db: Database
+
+
+@asynccontextmanager
+async def database_lifespan(server: Any) -> AsyncIterator[DatabaseState]:
+    """An MCPServer lifespan: one `Database` per execution environment, closed at shutdown.
+
+    The connection is attempted at start but a failure does not fail the start: tools that do not
+    touch the database keep working, and the others report the outage as a tool error and reconnect
+    on their next call.
+    """
+    db = Database(DatabaseConfig.from_env())
+    db.warm()
+    try:
+        yield DatabaseState(db)
+    finally:
+        db.close()
