@@ -179,7 +179,8 @@ def test_unknown_version_in_a_2026_shaped_body_gets_the_sdk_answer(handler):
     """2026-07-28 clients are told the versions server/discover advertises."""
     body = {"jsonrpc": "2.0", "id": 301, "method": "server/discover",
             "params": {"_meta": {**META["_meta"], "io.modelcontextprotocol/protocolVersion": "v999"}}}
-    response = handler(EVENT_SHAPES["payload-2.0"](body=body, headers={"mcp-protocol-version": "v999"}), FakeContext())
+    response = handler(EVENT_SHAPES["payload-2.0"](body=body, headers={"mcp-protocol-version": "v999", "mcp-method": "server/discover"}),
+                       FakeContext())
     assert response["statusCode"] == 400
     reply = response_json(response)
     assert reply["id"] == 301
