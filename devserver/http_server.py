@@ -7,12 +7,15 @@ import logging
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from devserver.database import prepare_local_database
 from devserver.lambda_bridge import LocalFunction, function_url_event, response_parts
 from devserver.services import LOCAL_ENVIRONMENT, SERVICES
 
 log = logging.getLogger("devserver")
+LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 
 # Function URLs answer CORS preflights themselves when CORS is configured; this mirrors that for
 # browser-based clients such as MCP Inspector in direct mode.
@@ -27,7 +30,12 @@ class LocalServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, services: dict[str, str] | None = None) -> None:
         for key, value in LOCAL_ENVIRONMENT.items():
             os.environ.setdefault(key, value)
-        self.functions = {name: LocalFunction(name, target) for name, target in (services or SERVICES).items()}
+        services = services or SERVICES
+        migrations = [d for d in (LAMBDAS / _package(t) / "migrations" for t in services.values()) if d.is_dir()]
+        if migrations:
+            # Exported before the handlers are imported: they read their configuration at import.
+            os.environ["DATABASE_URL"] = prepare_local_database(migrations)
+        self.functions = {name: LocalFunction(name, target) for name, target in services.items()}
         self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self.functions))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -56,6 +64,11 @@ class LocalServer:
         self.httpd.server_close()
         for function in self.functions.values():
             function.close()
+
+
+def _package(target: str) -> str:
+    """`messaging.server:handler` -> `messaging`."""
+    return target.split(".", 1)[0]
 
 
 def _make_request_handler(functions: dict[str, LocalFunction]) -> type[BaseHTTPRequestHandler]:

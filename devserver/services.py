@@ -8,6 +8,7 @@ from __future__ import annotations
 
 SERVICES: dict[str, str] = {
     "weather": "weather.server:handler",
+    "messaging": "messaging.server:handler",
     "conformance": "conformance.server:handler",
 }
 

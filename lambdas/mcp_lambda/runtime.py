@@ -33,11 +33,18 @@ class McpLambdaRuntime:
 
     def __init__(self, server: MCPServer[Any], settings: RuntimeSettings | None = None) -> None:
         self.server = server
-        self.settings = settings or RuntimeSettings.from_env()
+        self._settings = settings
         self._loop: asyncio.AbstractEventLoop | None = None
         self._app: Any = None
         self._lifespan_task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
+
+    @property
+    def settings(self) -> RuntimeSettings:
+        """Read from the environment on first use, not at import: what is configured by then counts."""
+        if self._settings is None:
+            self._settings = RuntimeSettings.from_env()
+        return self._settings
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
