@@ -8,6 +8,7 @@ between the markers in bench/README.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -51,6 +52,8 @@ def main() -> None:
 
     empty, sdk_cold, ours_cold = (cold(s, args.runs) for s in (EMPTY, SDK, OURS))
     sdk_warm, ours_warm = (warm(s, 5, args.calls) for s in (SDK, OURS))
+    insert, posted = json.loads(run(f"from bench.messaging import measure; import json; "
+                                    f"print(json.dumps(measure({args.calls // 3}, 5)))")[1].splitlines()[-1])
     rows = [
         ("Cold start: empty interpreter", empty * 1000, "1.00× empty"),
         ("Cold start: bare SDK app (import + lifespan + first tools/list)", sdk_cold * 1000,
@@ -60,13 +63,16 @@ def main() -> None:
         ("Warm tools/call: bare SDK app in-process", sdk_warm * 1000, "1.00× bare SDK"),
         ("Warm tools/call: our handler (Lambda event in, response out)", ours_warm * 1000,
          f"{ours_warm / sdk_warm:.2f}× bare SDK"),
+        ("Write: raw pg8000 INSERT, one connection", insert * 1000, "1.00× raw INSERT"),
+        ("Write: post_message through our handler", posted * 1000, f"{posted / insert:.2f}× raw INSERT"),
     ]
     table = ["| measurement | median (ms) | ratio |", "|---|---:|---|"]
     table += [f"| {name} | {ms:.2f} | {ratio} |" for name, ms, ratio in rows]
     machine = f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
     block = "\n".join([
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench` ({args.runs} fresh processes per cold start, "
-        f"5 processes × {args.calls} warm calls; {machine}).", "", *table])
+        f"5 processes × {args.calls} warm calls, 5 rounds × {args.calls // 3} posts; database: "
+        f"{'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded PostgreSQL'}; {machine}).", "", *table])
     print(block)
     if not args.no_write:
         text = README.read_text()
