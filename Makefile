@@ -7,7 +7,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup serve test synth bench clean
+.PHONY: setup serve test synth bench clean token
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -38,3 +38,7 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .tools
+
+## A token from the development OIDC issuer of `make serve`: make token EMAIL=alice@company.com
+token: $(VENV)/.installed
+	@$(PY) -m devserver.token --email "$(or $(EMAIL),alice@company.com)" --port $(PORT)

@@ -11,11 +11,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devserver.database import prepare_local_database
+from devserver.oidc_issuer import DEV_AUDIENCE, DevIssuer
 from devserver.lambda_bridge import LocalFunction, function_url_event, response_parts
-from devserver.services import LOCAL_ENVIRONMENT, SERVICES
+from devserver.services import DATABASE_SERVICES, LOCAL_ENVIRONMENT, MIGRATIONS, SERVICES
 
 log = logging.getLogger("devserver")
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+ISSUER_PATH = "dev-oidc"
+WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 # Function URLs answer CORS preflights themselves when CORS is configured; this mirrors that for
 # browser-based clients such as MCP Inspector in direct mode.
@@ -31,13 +34,19 @@ class LocalServer:
         for key, value in LOCAL_ENVIRONMENT.items():
             os.environ.setdefault(key, value)
         services = services or SERVICES
-        migrations = [d for d in (LAMBDAS / _package(t) / "migrations" for t in services.values()) if d.is_dir()]
-        if migrations:
-            # Exported before the handlers are imported: they read their configuration at import.
-            os.environ["DATABASE_URL"] = prepare_local_database(migrations)
-        self.functions = {name: LocalFunction(name, target) for name, target in services.items()}
-        self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self.functions))
+        self.functions: dict[str, LocalFunction] = {}
+        self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self))
         self.httpd.daemon_threads = True
+        self.issuer = DevIssuer(f"{self.base_url}/{ISSUER_PATH}")
+        # Sign-in for the secure service trusts the development issuer, unless configured otherwise.
+        os.environ.setdefault("MCP_AUTH_CONFIG", json.dumps({
+            "resource": self.url("secure-messaging"),
+            "providers": [{"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}],
+        }))
+        if DATABASE_SERVICES & set(services):
+            # Exported before the handlers are imported and first called: they read it then.
+            os.environ["DATABASE_URL"] = prepare_local_database([LAMBDAS / m for m in MIGRATIONS])
+        self.functions.update({name: LocalFunction(name, target) for name, target in services.items()})
         self._thread: threading.Thread | None = None
 
     @property
@@ -66,12 +75,9 @@ class LocalServer:
             function.close()
 
 
-def _package(target: str) -> str:
-    """`messaging.server:handler` -> `messaging`."""
-    return target.split(".", 1)[0]
+def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
+    functions = server.functions
 
-
-def _make_request_handler(functions: dict[str, LocalFunction]) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mcp-lambda-devserver"
@@ -81,9 +87,18 @@ def _make_request_handler(functions: dict[str, LocalFunction]) -> type[BaseHTTPR
 
         def _dispatch(self) -> None:
             url = urlsplit(self.path)
-            service, _, rest = url.path.lstrip("/").partition("/")
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
+            if url.path.startswith(f"/{ISSUER_PATH}/"):
+                status, document = server.issuer.handle(url.path[len(ISSUER_PATH) + 1:])
+                self._send(status, [("content-type", "application/json")], document)
+                return
+            if url.path.startswith(WELL_KNOWN + "/"):
+                # RFC 9728 puts a resource's metadata at the host's root: /.well-known/…/<service>/mcp
+                service, _, rest = url.path[len(WELL_KNOWN) + 1:].partition("/")
+                rest = f"{WELL_KNOWN[1:]}/{rest}"
+            else:
+                service, _, rest = url.path.lstrip("/").partition("/")
             function = functions.get(service)
             if function is None:
                 self._send(404, [("content-type", "application/json")], self._index(url.path))

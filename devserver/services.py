@@ -9,8 +9,14 @@ from __future__ import annotations
 SERVICES: dict[str, str] = {
     "weather": "weather.server:handler",
     "messaging": "messaging.server:handler",
+    "secure-messaging": "secure_messaging.server:handler",
     "conformance": "conformance.server:handler",
 }
+
+# Services that need the database, and the migrations that make their schema (secure-messaging shares the
+# messaging channel's table).
+DATABASE_SERVICES = {"messaging", "secure-messaging"}
+MIGRATIONS = ("messaging/migrations",)
 
 # What a local server trusts by default: loopback hosts on any port, and pages served from loopback
 # (MCP Inspector runs on localhost). Read by the runtime as MCP_ALLOWED_HOSTS / MCP_ALLOWED_ORIGINS.

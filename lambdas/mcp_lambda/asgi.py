@@ -9,8 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message
 
+from mcp_lambda.auth.policy import Access
+from mcp_lambda.auth.visibility import ACCESS_SCOPE_KEY
 from mcp_lambda.events import HttpRequest, HttpResponse
 
 
@@ -36,9 +41,26 @@ def build_scope(request: HttpRequest, path: str) -> dict[str, Any]:
     }
 
 
-async def call_asgi(app: ASGIApp, request: HttpRequest, path: str) -> HttpResponse:
-    """Run the application for one request and collect what it sends."""
+async def call_asgi(
+    app: ASGIApp,
+    request: HttpRequest,
+    path: str,
+    user: AuthenticatedUser | None = None,
+    access: Access | None = None,
+) -> HttpResponse:
+    """Run the application for one request and collect what it sends.
+
+    A verified caller is put where the SDK looks for one: `scope["user"]` (tools read it through their
+    context) and the SDK's auth context variable, which the tasks the SDK starts for this request inherit.
+    The access policy goes in the scope too, for `tools/list` filtering.
+    """
     scope = build_scope(request, path)
+    if access is not None:
+        scope[ACCESS_SCOPE_KEY] = access
+    if user is not None:
+        scope["user"] = user
+        scope["auth"] = AuthCredentials(user.scopes)
+        auth_context_var.set(user)
     delivered = False
     response = HttpResponse(status=500)
     chunks: list[bytes] = []

@@ -20,8 +20,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+
 from mcp_lambda.asgi import call_asgi
-from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, version_refusal
+from mcp_lambda.auth.config import AuthConfig, AuthConfigError
+from mcp_lambda.auth.gate import AuthGate, authenticated_user
+from mcp_lambda.auth.policy import Access
+from mcp_lambda.auth.visibility import ToolVisibility
+from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, decode_body, version_refusal
 from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
 from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
@@ -31,9 +37,15 @@ from mcp_lambda.settings import RuntimeSettings
 class McpLambdaRuntime:
     """Serves one `MCPServer` from Lambda HTTP events."""
 
-    def __init__(self, server: MCPServer[Any], settings: RuntimeSettings | None = None) -> None:
+    def __init__(
+        self, server: MCPServer[Any], settings: RuntimeSettings | None = None, access: Access | None = None
+    ) -> None:
         self.server = server
         self._settings = settings
+        self.access = access
+        self._gate: AuthGate | None = None
+        if access is not None and not any(isinstance(m, ToolVisibility) for m in server.middleware):
+            server.middleware.append(ToolVisibility())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._app: Any = None
         self._lifespan_task: asyncio.Task[None] | None = None
@@ -45,6 +57,17 @@ class McpLambdaRuntime:
         if self._settings is None:
             self._settings = RuntimeSettings.from_env()
         return self._settings
+
+    @property
+    def gate(self) -> AuthGate:
+        """The sign-in gate, built on first use from MCP_AUTH_CONFIG (raises AuthConfigError if unusable)."""
+        if self._gate is None:
+            assert self.access is not None
+            config = AuthConfig.from_env()
+            if config is None:
+                raise AuthConfigError("this server has an access policy but MCP_AUTH_CONFIG is not set")
+            self._gate = AuthGate(self.access, config, self.server.name)
+        return self._gate
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -110,6 +133,13 @@ class McpLambdaRuntime:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Serve one request; never raises, so Lambda never reports a failed invocation for a bad request."""
+        try:
+            gate = self.gate if self.access is not None else None
+        except AuthConfigError:
+            logger.exception("Sign-in is misconfigured")
+            return jsonrpc_error(500, INTERNAL_ERROR, "Internal error: sign-in is not configured")
+        if gate is not None and gate.is_metadata_request(request):
+            return gate.metadata(request, self.settings.mcp_path)
         refusal = refuse_before_dispatch(request, self.settings)
         if refusal is not None:
             return refusal
@@ -126,18 +156,33 @@ class McpLambdaRuntime:
             classified = version_refusal(request) or classify_legacy_body(request)
             if isinstance(classified, HttpResponse):
                 return classified
+            user, access = None, None
+            if gate is not None:
+                access = gate.access
+                messages = classified if isinstance(classified, list) else [decode_body(request.body)]
+                decision = gate.decide(request, messages, self.settings.mcp_path)
+                if decision.refusal is not None:
+                    return decision.refusal
+                if decision.caller is not None:
+                    token = (request.header("authorization") or "").partition(" ")[2].strip()
+                    user = authenticated_user(decision.caller, gate.resource(request, self.settings.mcp_path), token)
             if isinstance(classified, list):
-                return self._serve_batch(request, classified, path)
-            return mend_after_dispatch(request, self._dispatch(request, path), self.settings)
+                return self._serve_batch(request, classified, path, user, access)
+            return mend_after_dispatch(request, self._dispatch(request, path, user, access), self.settings)
         except Exception:
             logger.exception("Unhandled error while serving an MCP request")
             return jsonrpc_error(500, INTERNAL_ERROR, "Internal error")
 
-    def _dispatch(self, request: HttpRequest, path: str) -> HttpResponse:
+    def _dispatch(
+        self, request: HttpRequest, path: str, user: AuthenticatedUser | None = None, access: Access | None = None
+    ) -> HttpResponse:
         assert self._loop is not None
-        return self._loop.run_until_complete(call_asgi(self._app, request, path))
+        return self._loop.run_until_complete(call_asgi(self._app, request, path, user, access))
 
-    def _serve_batch(self, request: HttpRequest, items: list[Any], path: str) -> HttpResponse:
+    def _serve_batch(
+        self, request: HttpRequest, items: list[Any], path: str, user: AuthenticatedUser | None,
+        access: Access | None,
+    ) -> HttpResponse:
         """A 2025-03-26 batch: each item served as its own request, the replies returned as one array."""
         replies: list[Any] = []
         for item in items:
@@ -146,7 +191,7 @@ class McpLambdaRuntime:
                 replies.append(refusal)
                 continue
             single = replace(request, body=json.dumps(item).encode())
-            response = mend_after_dispatch(single, self._dispatch(single, path), self.settings)
+            response = mend_after_dispatch(single, self._dispatch(single, path, user, access), self.settings)
             if response.body:
                 replies.append(json.loads(response.body))
         if not replies:

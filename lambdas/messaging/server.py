@@ -1,90 +1,34 @@
 """Case 2: a stateful messaging server on PostgreSQL (behind RDS Proxy on AWS).
 
 Each execution environment holds one connection (the database lifespan); tools reach it through the
-SDK's context. Posting is exactly-once: every post carries an idempotency key, so the retry after a
-lost connection, or a client's retry with the same key, never writes the message twice.
+SDK's context. The channel itself is in store.py.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_lambda import lambda_handler, new_server
-from mcp_lambda.database import Database, DatabaseState, DatabaseUnavailable, StatementTimeout, database_lifespan
-
-MAX_TEXT = 4000
-MAX_LIMIT = 100
+from mcp_lambda.database import DatabaseState, database_lifespan
+from messaging.store import (
+    MAX_LIMIT,
+    MAX_TEXT,
+    Message,
+    PostedMessage,
+    database,
+    insert_message,
+    latest_messages,
+    validate_text,
+)
 
 mcp = new_server(
     "messaging",
     instructions="A public message channel: post_message to write, get_messages to read the latest messages.",
     lifespan=database_lifespan,
 )
-
-
-class Message(BaseModel):
-    id: int = Field(description="Message number, increasing in posting order.")
-    text: str
-    author: str | None = Field(default=None, description="Who posted it, when the server knows.")
-    created_at: datetime
-
-
-class PostedMessage(Message):
-    duplicate: bool = Field(description="True when this idempotency key had been posted before: nothing new was written.")
-
-
-def database(ctx: Context[DatabaseState, Any]) -> Database:
-    return ctx.request_context.lifespan_context.db
-
-
-def validate_text(text: str) -> str:
-    if not text.strip():
-        raise ToolError("text is empty: write something to post")
-    if "\x00" in text:
-        raise ToolError("text contains a NUL character, which PostgreSQL text cannot store")
-    if len(text) > MAX_TEXT:
-        raise ToolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
-    return text
-
-
-def insert_message(db: Database, text: str, author: str | None, key: str | None) -> PostedMessage:
-    """Insert exactly once per idempotency key; on a repeat, return the row that is already there."""
-    key = key or str(uuid.uuid4())
-    try:
-        rows = db.run(
-            "INSERT INTO messages (content, author, idempotency_key) VALUES (:text, :author, :key) "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, content, author, created_at",
-            text=text, author=author, key=key,
-        )
-        duplicate = not rows
-        if duplicate:
-            rows = db.run("SELECT id, content, author, created_at FROM messages WHERE idempotency_key = :key", key=key)
-    except DatabaseUnavailable as exc:
-        raise ToolError("the database is unavailable right now; nothing was posted. Try again shortly.") from exc
-    except StatementTimeout as exc:
-        raise ToolError("the database took too long and the post was cancelled; nothing was posted") from exc
-    (id_, content, stored_author, created_at), = rows
-    if duplicate and (content, stored_author) != (text, author):
-        raise ToolError("this idempotency_key was already used for a different message")
-    return PostedMessage(id=id_, text=content, author=stored_author, created_at=created_at, duplicate=duplicate)
-
-
-def latest_messages(db: Database, limit: int) -> list[Message]:
-    try:
-        rows = db.run(
-            "SELECT id, content, author, created_at FROM messages ORDER BY id DESC LIMIT :limit", limit=limit
-        )
-    except DatabaseUnavailable as exc:
-        raise ToolError("the database is unavailable right now; try again shortly") from exc
-    except StatementTimeout as exc:
-        raise ToolError("the database took too long to answer") from exc
-    return [Message(id=r[0], text=r[1], author=r[2], created_at=r[3]) for r in rows]
 
 
 @mcp.tool()

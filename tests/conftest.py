@@ -1,4 +1,4 @@
-"""A real PostgreSQL for the messaging tests: `DATABASE_URL`'s server when set, else the embedded one.
+"""Shared fixtures. A real PostgreSQL for the database tests: `DATABASE_URL`'s server when set, else the embedded one.
 
 Each test session gets a database of its own (created, migrated, dropped), so runs do not see each
 other's rows and the tests can count exactly.
@@ -16,7 +16,7 @@ import pytest
 from devserver.database import embedded_url, ensure_database, migrate
 from mcp_lambda.database import DatabaseConfig, connect
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "lambdas" / "messaging" / "migrations"
 
 

@@ -1,0 +1,157 @@
+"""The sign-in gate in front of the SDK: 401/403 before any tool body runs, RFC 9728 metadata.
+
+- A request carrying a bearer token has it validated, whatever it asks for: a bad token is 401
+  `error="invalid_token"` (RFC 6750 §3.1).
+- A request that needs sign-in and carries no token is 401 with the `resource_metadata` URL
+  (MCP authorization, RFC 9728 §5.1) and no error code, as RFC 6750 §3.1 asks.
+- A signed-in caller without a required scope is 403 `error="insufficient_scope"` naming the scopes.
+- Every rejection is one structured `AUTH_FAILURE` log line with a reason code and the issuer, never the
+  token. The metadata URL is also put in the JSON-RPC error's `data`, because API Gateway REST APIs rename
+  `WWW-Authenticate` to `x-amzn-Remapped-WWW-Authenticate` on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp_types import INVALID_REQUEST
+
+from mcp_lambda.auth.config import AuthConfig
+from mcp_lambda.auth.policy import Access, Policy
+from mcp_lambda.auth.tokens import AuthFailure, Caller, TokenValidator
+from mcp_lambda.events import HttpRequest, HttpResponse
+from mcp_lambda.guards import jsonrpc_error
+from mcp_lambda.observability import logger
+
+WELL_KNOWN = "/.well-known/oauth-protected-resource"
+UNAUTHORIZED = -32001  # the code MCP SDKs use for an authentication error in a JSON-RPC body
+
+
+def metadata_url(resource: str) -> str:
+    """RFC 9728 §3.1: the well-known suffix goes between the host and the resource's path."""
+    parts = urlsplit(resource)
+    return urlunsplit((parts.scheme, parts.netloc, WELL_KNOWN + parts.path.rstrip("/"), "", ""))
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome for one request: a refusal to send, or the caller to run it as (None: anonymous)."""
+
+    refusal: HttpResponse | None = None
+    caller: Caller | None = None
+
+
+class AuthGate:
+    def __init__(self, access: Access, config: AuthConfig, server_name: str) -> None:
+        self.access = access.with_config_scopes(config.tool_scopes)
+        self.config = config
+        self.server_name = server_name
+        self.validator = TokenValidator(config)
+
+    def resource(self, request: HttpRequest, mcp_path: str) -> str:
+        return self.config.resource or f"https://{request.domain_name}{mcp_path}"
+
+    def is_metadata_request(self, request: HttpRequest) -> bool:
+        return request.path == WELL_KNOWN or request.path.startswith(WELL_KNOWN + "/")
+
+    def metadata(self, request: HttpRequest, mcp_path: str) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return jsonrpc_error(405, INVALID_REQUEST, "Method Not Allowed", headers=(("allow", "GET"),))
+        document = {
+            "resource": self.resource(request, mcp_path),
+            "authorization_servers": [p.issuer for p in self.config.providers],
+            "scopes_supported": self.access.scopes_supported(),
+            "bearer_methods_supported": ["header"],
+            "resource_name": self.server_name,
+        }
+        return HttpResponse(200, [("content-type", "application/json"), ("cache-control", "max-age=300")],
+                            json.dumps(document).encode())
+
+    def decide(self, request: HttpRequest, messages: list[Any], mcp_path: str) -> Decision:
+        resource = self.resource(request, mcp_path)
+        request_id = messages[0].get("id") if len(messages) == 1 and isinstance(messages[0], dict) else None
+        policies = [self.access.for_message(m) for m in messages]
+        tools = [m["params"].get("name") for m in messages if _is_tool_call(m)]
+        authorization = request.header("authorization")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            try:
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise AuthFailure("malformed", "the Authorization header must be 'Bearer <token>'")
+                caller = self.validator.validate(token.strip())
+            except AuthFailure as failure:
+                self._log(failure.reason, failure.issuer, request, tools)
+                return Decision(self._unauthorized(resource, request_id, failure.detail, invalid=True))
+        else:
+            caller = None
+        needs = [p for p in policies if not p.public]
+        if not needs:
+            return Decision(caller=caller)
+        if caller is None:
+            self._log("missing_token", None, request, tools)
+            return Decision(self._unauthorized(resource, request_id, "sign-in required", invalid=False,
+                                              policies=needs))
+        missing = sorted({scope for policy in needs for scope in policy.missing(caller.scopes)})
+        if missing:
+            self._log("insufficient_scope", caller.issuer, request, tools)
+            return Decision(self._forbidden(resource, request_id, missing))
+        return Decision(caller=caller)
+
+    def _unauthorized(self, resource: str, request_id: Any, detail: str, *, invalid: bool,
+                      policies: list[Policy] | None = None) -> HttpResponse:
+        params = [f'resource_metadata="{metadata_url(resource)}"']
+        if invalid:
+            params += ['error="invalid_token"', f'error_description="{_quote(detail)}"']
+        scopes = sorted({s for p in policies or () for s in p.scopes})
+        if scopes:
+            params.append(f'scope="{" ".join(scopes)}"')
+        return self._error(401, request_id, f"Unauthorized: {detail}", "Bearer " + ", ".join(params), resource,
+                           "invalid_token" if invalid else None)
+
+    def _forbidden(self, resource: str, request_id: Any, missing: list[str]) -> HttpResponse:
+        scope = " ".join(missing)
+        header = (f'Bearer error="insufficient_scope", scope="{scope}", '
+                  f'resource_metadata="{metadata_url(resource)}"')
+        return self._error(403, request_id, f"Forbidden: requires scope {scope}", header, resource,
+                           "insufficient_scope")
+
+    def _error(self, status: int, request_id: Any, message: str, challenge: str, resource: str,
+               error: str | None) -> HttpResponse:
+        response = jsonrpc_error(status, UNAUTHORIZED if status == 401 else INVALID_REQUEST, message,
+                                 request_id=request_id, headers=(("www-authenticate", challenge),))
+        body = json.loads(response.body)
+        body["error"]["data"] = {"resource_metadata": metadata_url(resource), **({"error": error} if error else {})}
+        response.body = json.dumps(body, separators=(",", ":")).encode()
+        return response
+
+    def _log(self, reason: str, issuer: str | None, request: HttpRequest, tools: list[Any]) -> None:
+        logger.warning("AUTH_FAILURE", reason=reason, issuer=issuer, tools=[str(t) for t in tools],
+                       source_ip=request.source_ip)
+
+
+def _is_tool_call(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("method") == "tools/call" and isinstance(
+        message.get("params"), dict)
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "").replace('"', "'")
+
+
+def authenticated_user(caller: Caller, resource: str, token: str) -> AuthenticatedUser:
+    """The SDK's view of the caller (`get_access_token()`, request-state principal binding)."""
+    exp = caller.claims.get("exp")
+    return AuthenticatedUser(AccessToken(
+        token=token,
+        client_id=caller.client_id,
+        scopes=sorted(caller.scopes),
+        expires_at=int(exp) if isinstance(exp, (int, float)) else None,
+        resource=resource,
+        subject=caller.subject,
+        claims=caller.claims,
+    ))

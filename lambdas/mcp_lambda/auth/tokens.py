@@ -1,0 +1,166 @@
+"""Bearer token validation: signature, issuer, audience, lifetime, and each issuer's own rules.
+
+Asymmetric signatures only (`none` and HMAC are refused before any key is looked up, so a public key
+can never double as an HMAC secret); the `iss` must be a configured issuer exactly; the `aud` must be
+this server (RFC 8707) or a configured client id; `exp`, `nbf` and `iat` are checked with a small leeway.
+Google ID tokens must carry a verified email, Cognito tokens must be access tokens of a configured app
+client, and `allowed_domains` limits sign-in to a company's accounts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from jwt import PyJWK
+
+from mcp_lambda.auth.config import AuthConfig, Provider
+from mcp_lambda.auth.jwks import IssuerKeys, KeyUnavailable
+
+LEEWAY_SECONDS = 60
+MAX_TOKEN_BYTES = 8 * 1024
+_KEY_ALGORITHMS = {
+    "RSA": {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
+    "EC": {"ES256", "ES384", "ES512"},
+    "OKP": {"EdDSA"},
+}
+_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+
+
+class AuthFailure(Exception):
+    """A rejected token. `reason` is a stable code for logs and metrics; `detail` is safe for the client."""
+
+    def __init__(self, reason: str, detail: str, issuer: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.issuer = issuer
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified caller: the token's claims and what they grant."""
+
+    claims: dict[str, Any]
+    issuer: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def subject(self) -> str | None:
+        return self.claims.get("sub")
+
+    @property
+    def email(self) -> str | None:
+        return self.claims.get("email")
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims.get("client_id") or self.claims.get("azp") or _first(self.claims.get("aud")) or "")
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+class TokenValidator:
+    """Validates bearer tokens for one server; holds the issuers' keys for the environment's lifetime."""
+
+    def __init__(self, config: AuthConfig) -> None:
+        self.config = config
+        self._keys = {p.issuer: IssuerKeys(p.issuer, p.jwks_uri) for p in config.providers}
+
+    def validate(self, token: str) -> Caller:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthFailure("token_too_large", f"token exceeds {MAX_TOKEN_BYTES} bytes")
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise AuthFailure("malformed", "the token is not a well-formed JWT") from None
+        issuer = unverified.get("iss")
+        provider = self.config.provider(issuer)
+        if provider is None:
+            raise AuthFailure("unknown_issuer", "the token's issuer is not trusted by this server")
+        algorithm = header.get("alg")
+        if not any(algorithm in algs for algs in _KEY_ALGORITHMS.values()):
+            raise AuthFailure("alg_not_allowed", "the token's signing algorithm is not accepted", provider.issuer)
+        key = self._key(provider, header, algorithm)
+        claims = self._verify(token, key, algorithm, provider)
+        self._check_provider_rules(provider, claims)
+        return Caller(claims=claims, issuer=provider.issuer, scopes=_grants(claims))
+
+    def _key(self, provider: Provider, header: dict[str, Any], algorithm: str) -> Any:
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise AuthFailure("unknown_kid", "the token names no signing key", provider.issuer)
+        try:
+            jwk = self._keys[provider.issuer].key(kid)
+        except KeyUnavailable as exc:
+            reason = "unknown_kid" if str(exc) == "unknown kid" else "keys_unavailable"
+            raise AuthFailure(reason, "the token's signing key is not known", provider.issuer) from None
+        if algorithm not in _KEY_ALGORITHMS[jwk["kty"]] or jwk.get("alg", algorithm) != algorithm or (
+            jwk["kty"] == "EC" and jwk.get("crv") != _EC_CURVES.get(algorithm)
+        ):
+            raise AuthFailure("alg_not_allowed", "the token's algorithm does not match its key", provider.issuer)
+        return PyJWK(jwk, algorithm=algorithm).key
+
+    def _verify(self, token: str, key: Any, algorithm: str, provider: Provider) -> dict[str, Any]:
+        audiences = [*provider.audiences, *([self.config.resource] if self.config.resource else [])]
+        cognito = provider.kind == "cognito"  # Cognito access tokens carry client_id, not aud
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=provider.issuer,
+                audience=None if cognito else audiences,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", *([] if cognito else ["aud"])],
+                         "verify_aud": not cognito},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthFailure("expired", "the token has expired", provider.issuer) from None
+        except jwt.ImmatureSignatureError:
+            raise AuthFailure("not_yet_valid", "the token is not valid yet", provider.issuer) from None
+        except jwt.InvalidAudienceError:
+            raise AuthFailure("wrong_audience", "the token was issued for another audience", provider.issuer) from None
+        except jwt.InvalidIssuerError:
+            raise AuthFailure("unknown_issuer", "the token's issuer is not trusted", provider.issuer) from None
+        except jwt.InvalidSignatureError:
+            raise AuthFailure("bad_signature", "the token's signature does not verify", provider.issuer) from None
+        except jwt.PyJWTError as exc:
+            raise AuthFailure("invalid_claims", f"the token is not acceptable: {exc}", provider.issuer) from None
+
+    def _check_provider_rules(self, provider: Provider, claims: dict[str, Any]) -> None:
+        if claims.get("iat", 0) > time.time() + LEEWAY_SECONDS:
+            raise AuthFailure("not_yet_valid", "the token was issued in the future", provider.issuer)
+        if provider.kind == "cognito":
+            if claims.get("token_use") != "access":
+                raise AuthFailure("wrong_token_use", "a Cognito access token is required", provider.issuer)
+            if claims.get("client_id") not in provider.audiences:
+                raise AuthFailure("wrong_audience", "the token was issued for another app client", provider.issuer)
+        if provider.kind == "google" or provider.allowed_domains:
+            if claims.get("email_verified") not in (True, "true"):
+                raise AuthFailure("email_not_verified", "the account's email address is not verified", provider.issuer)
+        if provider.allowed_domains:
+            email = str(claims.get("email", ""))
+            domain = str(claims.get("hd") or email.rpartition("@")[2]).lower()
+            if not email or domain not in provider.allowed_domains:
+                raise AuthFailure("domain_not_allowed", "the account's domain may not sign in here", provider.issuer)
+
+
+def _grants(claims: dict[str, Any]) -> frozenset[str]:
+    """Scopes (`scope` string or `scp` list) and groups (`cognito:groups`, `groups`) the token carries."""
+    granted: set[str] = set()
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        granted.update(scope.split())
+    for key in ("scp", "cognito:groups", "groups", "roles"):
+        value = claims.get(key)
+        if isinstance(value, list):
+            granted.update(str(v) for v in value)
+        elif isinstance(value, str) and key == "scp":
+            granted.update(value.split())
+    return frozenset(granted)

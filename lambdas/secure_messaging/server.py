@@ -1,0 +1,79 @@
+"""Case 3: the messaging server behind OIDC sign-in (Google, Cognito or any OIDC issuer).
+
+Anyone may read; posting requires sign-in and the `messages:write` scope (or group), and each message
+is stored with the verified email of its author, taken from the token, never from the arguments.
+Issuers and audiences come from MCP_AUTH_CONFIG (the McpOidcAuth construct sets it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from mcp_lambda import lambda_handler, new_server
+from mcp_lambda.auth import PUBLIC, SIGNED_IN, Access, requires, token_payload
+from mcp_lambda.database import DatabaseState, database_lifespan
+from messaging.store import (
+    MAX_LIMIT,
+    MAX_TEXT,
+    Message,
+    PostedMessage,
+    database,
+    insert_message,
+    latest_messages,
+    validate_text,
+)
+
+WRITE_SCOPE = "messages:write"
+
+mcp = new_server(
+    "secure-messaging",
+    instructions="A signed-in message channel: anyone may read with get_messages; post_message needs sign-in.",
+    lifespan=database_lifespan,
+)
+
+
+
+@mcp.tool()
+def post_message(
+    text: Annotated[str, Field(description=f"The message, 1 to {MAX_TEXT} characters.")],
+    ctx: Context[DatabaseState, Any],
+    idempotency_key: Annotated[
+        str | None,
+        Field(description="Optional client-chosen key: posting again with the same key returns the first post.",
+              max_length=200),
+    ] = None,
+) -> PostedMessage:
+    """Post new message to public channel, signed with your verified email"""
+    claims = token_payload(ctx)
+    if not claims:  # the gate refuses anonymous calls first; this keeps the tool safe on its own
+        raise ToolError("sign-in required")
+    author = claims.get("email") or claims.get("sub")
+    return insert_message(database(ctx), validate_text(text), str(author), idempotency_key)
+
+
+@mcp.tool()
+def get_messages(
+    ctx: Context[DatabaseState, Any],
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many of the latest messages.")] = 10,
+) -> list[Message]:
+    """Retrieve latest messages with their authors, newest first (10 unless a limit is given)"""
+    return latest_messages(database(ctx), limit)
+
+
+@mcp.tool()
+def whoami(ctx: Context[DatabaseState, Any]) -> dict[str, Any]:
+    """Who you are signed in as: the verified claims of your token (email, subject, name, issuer)"""
+    claims = token_payload(ctx) or {}
+    return {key: claims.get(key) for key in ("email", "sub", "name", "iss") if key in claims}
+
+
+ACCESS = Access(
+    default=SIGNED_IN,
+    tools={"get_messages": PUBLIC, "post_message": requires(WRITE_SCOPE), "whoami": SIGNED_IN},
+)
+
+handler = lambda_handler(mcp, access=ACCESS)
