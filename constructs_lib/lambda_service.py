@@ -9,12 +9,14 @@ namespace). Stacks then differ only in what is specific to their case (database,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -34,8 +36,13 @@ _MIN_MEMORY_MB, _MAX_MEMORY_MB = 128, 10240
 _MAX_TIMEOUT_SECONDS = 900
 
 
+@jsii.implements(ec2.IConnectable, iam.IGrantable)
 class McpLambdaService(Construct):
     """An MCP server running on Lambda, reachable through a Function URL on its ``live`` alias.
+
+    The service is ``IGrantable`` (grants go to the function's role) and, when it runs in a VPC,
+    ``IConnectable`` (its security groups), so ``database.grant_connect(service)`` and
+    ``database.connections.allow_default_port_from(service)`` work on it directly.
 
     :param scope: the parent construct.
     :param id: the construct id.
@@ -59,6 +66,12 @@ class McpLambdaService(Construct):
     :param provisioned_concurrency: environments kept initialized on the alias. Default: none (on demand).
     :param log_retention: how long the function's logs are kept. Default: ``RetentionDays.ONE_MONTH``.
         The log group is destroyed with the stack; call ``log_group.apply_removal_policy`` to keep it.
+    :param vpc: run the function in this VPC (to reach a database). Default: none (Lambda's own network).
+    :param vpc_subnets: where in ``vpc``; public subnets are refused. Default: the VPC's private subnets
+        with egress if it has any, else its isolated ones (pass ``McpDatabase.application_subnets`` for a
+        VPC created by ``McpDatabase``).
+    :param security_groups: the function's security groups in ``vpc``. Default: one new group, all
+        outbound traffic allowed, no inbound.
     """
 
     def __init__(
@@ -79,12 +92,17 @@ class McpLambdaService(Construct):
         url_auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM,
         provisioned_concurrency: int | float | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
         super().__init__(scope, id)
         package = package or service.replace("-", "_")
         handler = handler or f"{package}.server.handler"
         timeout = timeout or Duration.seconds(30)
         _validate(service, handler, memory_size, timeout, provisioned_concurrency)
+        if vpc is None and (vpc_subnets is not None or security_groups):
+            raise ValueError("vpc_subnets and security_groups need a vpc")
 
         self.service = service
 
@@ -115,6 +133,9 @@ class McpLambdaService(Construct):
                 **(environment or {}),
             },
             log_group=self.log_group,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=list(security_groups) if security_groups else None,
         )
         """The function; configure it further through its L2 API."""
 
@@ -133,6 +154,18 @@ class McpLambdaService(Construct):
         self.url_output = CfnOutput(
             self, "Url", value=self.url.url, description=f"Function URL of the {service} MCP server"
         )
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The function's security groups; only a service created with a ``vpc`` has them."""
+        if not self.function.is_bound_to_vpc:
+            raise ValueError(f"{self.node.path} has no security groups: it was created without a vpc")
+        return self.function.connections
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The function's execution role: what ``grant_*`` methods of other constructs grant to."""
+        return self.function.grant_principal
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` call the service through its Function URL (needed with ``AWS_IAM`` auth)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
@@ -140,3 +141,54 @@ def test_metrics_are_those_of_the_live_alias(stack: cdk.Stack) -> None:
             "FunctionName": function,
             "Resource": {"Fn::Join": ["", [function, ":live"]]},
         }
+
+
+def test_runs_in_the_given_vpc_subnets_and_exposes_its_security_groups(stack: cdk.Stack) -> None:
+    # Given a VPC with isolated subnets only
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="App", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+
+    # When the service runs there and another security group lets it in
+    weather = service(stack, vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_group_name="App"))
+    peer = ec2.SecurityGroup(stack, "Peer", vpc=vpc)
+    peer.connections.allow_from(weather, ec2.Port.tcp(5432))
+
+    # Then the function has a VpcConfig over the App subnets with its own group, and that group is the peer's source
+    template = Template.from_stack(stack)
+    subnets = [{"Ref": stack.get_logical_id(s.node.default_child)} for s in vpc.isolated_subnets]
+    (group,) = weather.connections.security_groups
+    group_id = {"Fn::GetAtt": [stack.get_logical_id(group.node.default_child), "GroupId"]}
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"VpcConfig": {"SubnetIds": subnets, "SecurityGroupIds": [group_id]}}
+    )
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress", {"FromPort": 5432, "SourceSecurityGroupId": group_id}
+    )
+
+
+def test_grants_to_the_service_go_to_its_function_role(stack: cdk.Stack) -> None:
+    weather = service(stack)
+    iam.Grant.add_to_principal(grantee=weather, actions=["ssm:GetParameter"], resource_arns=["*"])
+    role = {"Ref": stack.get_logical_id(weather.function.role.node.default_child)}
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [role],
+            "PolicyDocument": {"Statement": [Match.object_like({"Action": "ssm:GetParameter", "Resource": "*"})]},
+        },
+    )
+
+
+def test_without_a_vpc_it_has_no_connections_and_refuses_vpc_only_props(stack: cdk.Stack) -> None:
+    weather = service(stack)
+    with pytest.raises(ValueError, match="without a vpc"):
+        weather.connections  # noqa: B018
+    with pytest.raises(ValueError, match="need a vpc"):
+        McpLambdaService(
+            stack, "Other", service="weather", vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        )
