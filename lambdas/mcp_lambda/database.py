@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from mcp_lambda import snapstart
 from mcp_lambda.observability import logger
 
 # SQLSTATEs after which the connection is gone but the statement can be retried on a new one:
@@ -140,6 +141,8 @@ class Database:
         self.config = config
         self._connection: pg8000.native.Connection | None = None
         self.reconnects = 0
+        # A SnapStart copy must not reuse the connection opened before its snapshot.
+        snapstart.on_restore(self._discard)
 
     def run(self, sql: str, **params: Any) -> list[list[Any]]:
         """Run one idempotent statement; reconnect and retry once if the connection was lost."""

@@ -22,6 +22,7 @@ from mcp_types import INTERNAL_ERROR
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 
+from mcp_lambda import snapstart
 from mcp_lambda.asgi import call_asgi
 from mcp_lambda.auth.config import AuthConfig, AuthConfigError
 from mcp_lambda.auth.gate import AuthGate, authenticated_user
@@ -46,6 +47,7 @@ class McpLambdaRuntime:
         self._gate: AuthGate | None = None
         if access is not None and not any(isinstance(m, ToolVisibility) for m in server.middleware):
             server.middleware.append(ToolVisibility())
+        snapstart.install(self.prime)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._app: Any = None
         self._lifespan_task: asyncio.Task[None] | None = None
@@ -124,6 +126,16 @@ class McpLambdaRuntime:
         self._lifespan_task = None
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+    def prime(self) -> None:
+        """Serve one synthetic tools/list (SnapStart calls this before the snapshot)."""
+        domain = "snapstart.prime"
+        body = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "tools/list"}).encode()
+        headers = [("host", domain), ("content-type", "application/json"),
+                   ("accept", "application/json, text/event-stream"), ("mcp-protocol-version", "2025-11-25")]
+        request = HttpRequest("POST", self.settings.mcp_path, "", headers, body, "127.0.0.1", domain, "prime", "2.0")
+        response = self.handle(request)
+        logger.info("Primed before snapshot", status=response.status)
 
     @property
     def started(self) -> bool:
