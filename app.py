@@ -5,6 +5,7 @@ import os
 
 import aws_cdk as cdk
 
+from stacks.messaging_stack import McpMessagingStack
 from stacks.weather_stack import McpWeatherStack
 
 app = cdk.App()
@@ -14,5 +15,6 @@ account, region = os.getenv("CDK_DEFAULT_ACCOUNT"), os.getenv("CDK_DEFAULT_REGIO
 env = cdk.Environment(account=account, region=region) if account and region else None
 
 McpWeatherStack(app, "McpWeatherStack", env=env)
+McpMessagingStack(app, "McpMessagingStack", env=env)
 
 app.synth()

@@ -249,9 +249,7 @@ class McpDatabase(Construct):
             cloudwatch_logs_retention=log_retention,
             enable_performance_insights=performance_insights,
             performance_insight_encryption_key=self.encryption_key if performance_insights else None,
-            performance_insight_retention=(
-                rds.PerformanceInsightRetention.DEFAULT if performance_insights else None
-            ),
+            performance_insight_retention=(rds.PerformanceInsightRetention.DEFAULT if performance_insights else None),
         )
         """The PostgreSQL instance."""
 

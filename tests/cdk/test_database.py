@@ -182,10 +182,16 @@ def test_read_secret_grants_the_secret_and_names_it(stack: cdk.Stack) -> None:
                 "Statement": Match.array_with(
                     [
                         Match.object_like(
-                            {"Action": "rds-db:connect", "Resource": {"Fn::Join": ["", Match.array_with(["/weather_app"])]}}
+                            {
+                                "Action": "rds-db:connect",
+                                "Resource": {"Fn::Join": ["", Match.array_with(["/weather_app"])]},
+                            }
                         ),
                         Match.object_like(
-                            {"Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], "Resource": secret}
+                            {
+                                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                                "Resource": secret,
+                            }
                         ),
                     ]
                 )
@@ -194,11 +200,7 @@ def test_read_secret_grants_the_secret_and_names_it(stack: cdk.Stack) -> None:
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {
-            "Environment": {
-                "Variables": Match.object_like({"MCP_DB_USER": "weather_app", "MCP_DB_SECRET_ARN": secret})
-            }
-        },
+        {"Environment": {"Variables": Match.object_like({"MCP_DB_USER": "weather_app", "MCP_DB_SECRET_ARN": secret})}},
     )
 
 
@@ -277,7 +279,9 @@ def test_metrics_name_the_instance_and_the_proxy(stack: cdk.Stack) -> None:
         assert stack.resolve(metric.dimensions) == {"DBInstanceIdentifier": instance}
     clients = db.metric_proxy_client_connections()
     assert (clients.metric_name, clients.statistic, clients.period.to_seconds()) == ("ClientConnections", "Sum", 60)
-    assert stack.resolve(clients.dimensions) == {"ProxyName": {"Ref": stack.get_logical_id(db.proxy.node.default_child)}}
+    assert stack.resolve(clients.dimensions) == {
+        "ProxyName": {"Ref": stack.get_logical_id(db.proxy.node.default_child)}
+    }
     assert db.metric_write_iops(statistic="Maximum").statistic == "Maximum"
     assert len(db.dashboard_widgets()) == 4
 
@@ -287,7 +291,11 @@ def test_performance_insights_are_encrypted_with_the_key(stack: cdk.Stack) -> No
     key = {"Fn::GetAtt": [stack.get_logical_id(db.encryption_key.node.default_child), "Arn"]}
     Template.from_stack(stack).has_resource_properties(
         "AWS::RDS::DBInstance",
-        {"EnablePerformanceInsights": True, "PerformanceInsightsKMSKeyId": key, "PerformanceInsightsRetentionPeriod": 7},
+        {
+            "EnablePerformanceInsights": True,
+            "PerformanceInsightsKMSKeyId": key,
+            "PerformanceInsightsRetentionPeriod": 7,
+        },
     )
 
 

@@ -189,6 +189,5 @@ def test_without_a_vpc_it_has_no_connections_and_refuses_vpc_only_props(stack: c
     with pytest.raises(ValueError, match="without a vpc"):
         weather.connections  # noqa: B018
     with pytest.raises(ValueError, match="need a vpc"):
-        McpLambdaService(
-            stack, "Other", service="weather", vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        )
+        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        McpLambdaService(stack, "Other", service="weather", vpc_subnets=isolated)
