@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
 
 from mcp_lambda.database import DatabaseConfig, connect
 from mcp_lambda.observability import logger
@@ -63,6 +65,26 @@ def apply(connection: pg8000.native.Connection, directory: Path) -> list[str]:
         connection.run("SELECT pg_advisory_unlock(:key)", key=_LOCK_KEY)
 
 
+def connect_with_retry(config: DatabaseConfig, attempts: int = 8, first_delay: float = 2.0) -> pg8000.native.Connection:
+    """Connect, waiting with exponential backoff (2 s, 4 s, ... about 4 minutes in all).
+
+    On a first deployment the proxy's target may still be registering, and secret rotation starts right
+    after the database is created: both make the first connections fail for a while.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return connect(config)
+        except (InterfaceError, DatabaseError, OSError) as exc:
+            if attempt == attempts:
+                raise
+            logger.warning("Database not ready for migrations; retrying", attempt=attempt, delay=delay,
+                           error=type(exc).__name__)
+            time.sleep(delay)
+            delay = min(delay * 2, 60.0)
+    raise AssertionError("unreachable")
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """CloudFormation custom resource (CDK Provider framework `on_event`): migrate on Create and Update.
 
@@ -74,7 +96,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"PhysicalResourceId": physical_id}
     directory = Path(os.environ["LAMBDA_TASK_ROOT"] if "LAMBDA_TASK_ROOT" in os.environ else ".")
     directory = directory / os.environ["MCP_MIGRATIONS_DIR"]
-    connection = connect(DatabaseConfig.from_env())
+    connection = connect_with_retry(DatabaseConfig.from_env())
     try:
         applied = apply(connection, directory)
     finally:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 
+from pathlib import Path
+
 from mcp_lambda.database import DatabaseConfig
 from tests.messaging.helpers import call_tool, error_text, post
 
-APP = "mcp-messaging-fault-test"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def backends(admin) -> list[int]:
@@ -127,3 +129,27 @@ def test_database_url_parsing():
     aws = DatabaseConfig.from_env({"MCP_DB_HOST": "proxy.example", "MCP_DB_NAME": "mcp", "MCP_DB_USER": "mcp_admin",
                                    "MCP_DB_IAM_AUTH": "true", "AWS_REGION": "eu-west-1"})
     assert (aws.host, aws.port, aws.iam_auth, aws.tls, aws.region) == ("proxy.example", 5432, True, True, "eu-west-1")
+
+
+def test_migrations_wait_for_a_database_that_is_not_ready_yet(monkeypatch, database_url):
+    """The deploy-time migration retries with backoff, then applies (idempotently) once the database answers."""
+    from mcp_lambda import migrations
+
+    attempts: list[int] = []
+    real_connect = migrations.connect
+
+    def flaky(config):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OSError("connection refused (target still registering)")
+        return real_connect(config)
+
+    monkeypatch.setattr(migrations, "connect", flaky)
+    monkeypatch.setattr(migrations.time, "sleep", lambda seconds: None)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MCP_MIGRATIONS_DIR", "lambdas/messaging/migrations")
+    monkeypatch.chdir(ROOT)
+    result = migrations.handler({"RequestType": "Create"}, None)
+    assert len(attempts) == 3
+    assert result == {"PhysicalResourceId": "schema-migrations", "Data": {"Applied": "none"}}
+    assert migrations.handler({"RequestType": "Delete", "PhysicalResourceId": "p"}, None) == {"PhysicalResourceId": "p"}
