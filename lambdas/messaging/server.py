@@ -6,17 +6,17 @@ SDK's context. The channel itself is in store.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.mcpserver import Context
-from pydantic import Field
 
 from mcp_lambda import lambda_handler, new_server
 from mcp_lambda.database import DatabaseState, database_lifespan
 from messaging.store import (
-    MAX_LIMIT,
-    MAX_TEXT,
+    IdempotencyKey,
+    Limit,
     Message,
+    MessageText,
     PostedMessage,
     database,
     insert_message,
@@ -33,13 +33,9 @@ mcp = new_server(
 
 @mcp.tool()
 def post_message(
-    text: Annotated[str, Field(description=f"The message, 1 to {MAX_TEXT} characters.")],
+    text: MessageText,
     ctx: Context[DatabaseState, Any],
-    idempotency_key: Annotated[
-        str | None,
-        Field(description="Optional client-chosen key: posting again with the same key returns the first post.",
-              max_length=200),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> PostedMessage:
     """Post new message to public channel"""
     return insert_message(database(ctx), validate_text(text), None, idempotency_key)
@@ -48,7 +44,7 @@ def post_message(
 @mcp.tool()
 def get_messages(
     ctx: Context[DatabaseState, Any],
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many of the latest messages.")] = 10,
+    limit: Limit = 10,
 ) -> list[Message]:
     """Retrieve latest messages, newest first (10 unless a limit is given)"""
     return latest_messages(database(ctx), limit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -19,6 +19,15 @@ from mcp_lambda.database import Database, DatabaseState, DatabaseUnavailable, St
 
 MAX_TEXT = 4000
 MAX_LIMIT = 100
+
+# Tool argument types, shared by both messaging servers so their schemas cannot drift apart.
+MessageText = Annotated[str, Field(description=f"The message, 1 to {MAX_TEXT} characters.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(description="Optional client-chosen key: posting again with the same key returns the first post.",
+          max_length=200),
+]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many of the latest messages.")]
 
 
 class Message(BaseModel):

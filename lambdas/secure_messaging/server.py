@@ -7,19 +7,19 @@ Issuers and audiences come from MCP_AUTH_CONFIG (the McpOidcAuth construct sets 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
 
 from mcp_lambda import lambda_handler, new_server
 from mcp_lambda.auth import PUBLIC, SIGNED_IN, Access, requires, token_payload
 from mcp_lambda.database import DatabaseState, database_lifespan
 from messaging.store import (
-    MAX_LIMIT,
-    MAX_TEXT,
+    IdempotencyKey,
+    Limit,
     Message,
+    MessageText,
     PostedMessage,
     database,
     insert_message,
@@ -39,13 +39,9 @@ mcp = new_server(
 
 @mcp.tool()
 def post_message(
-    text: Annotated[str, Field(description=f"The message, 1 to {MAX_TEXT} characters.")],
+    text: MessageText,
     ctx: Context[DatabaseState, Any],
-    idempotency_key: Annotated[
-        str | None,
-        Field(description="Optional client-chosen key: posting again with the same key returns the first post.",
-              max_length=200),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> PostedMessage:
     """Post new message to public channel, signed with your verified email"""
     claims = token_payload(ctx)
@@ -58,7 +54,7 @@ def post_message(
 @mcp.tool()
 def get_messages(
     ctx: Context[DatabaseState, Any],
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many of the latest messages.")] = 10,
+    limit: Limit = 10,
 ) -> list[Message]:
     """Retrieve latest messages with their authors, newest first (10 unless a limit is given)"""
     return latest_messages(database(ctx), limit)
