@@ -25,4 +25,6 @@ LOCAL_ENVIRONMENT: dict[str, str] = {
     "MCP_ALLOWED_ORIGINS": "http://127.0.0.1:*,http://localhost:*,http://[::1]:*",
     # EMF lines are for CloudWatch; locally they would only bury the logs.
     "POWERTOOLS_METRICS_DISABLED": "true",
+    # Task workers notice cancellation at each heartbeat; with the in-memory store a beat costs nothing.
+    "MCP_TASKS_HEARTBEAT_SECONDS": "1",
 }

@@ -8,6 +8,8 @@ expects (tests/conformance runs both suite versions against it). Two families:
   elicitation over the back channel, completion, JSON Schema 2020-12 keywords.
 - 2026-07-28: the `input_required` multi-round-trip flow (`InputRequiredResult` + sealed `requestState`),
   missing client capabilities, `x-mcp-header` parameters, not-found resources.
+- The Tasks extension (`io.modelcontextprotocol/tasks`, the suite's `tasks-*` scenarios): `greet`,
+  `slow_compute`, `failing_job`, `protocol_error_job`, `confirm_delete`, `multi_input`, `test_tool_with_task`.
 
 Some scenarios need a server-to-client channel this stateless JSON server cannot have (requests sent to
 the client mid-call, notifications outside a response, a GET stream, subscriptions); their fixtures are
@@ -38,6 +40,7 @@ from mcp.server.mcpserver import (
 )
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
     CallToolResult,
     Completion,
@@ -52,6 +55,7 @@ from mcp_types import (
     EmbeddedResource,
     EmptyResult,
     ImageContent,
+    INTERNAL_ERROR,
     InputRequiredResult,
     ListRootsRequest,
     ListRootsResult,
@@ -66,6 +70,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from mcp_lambda import lambda_handler, new_server
+from mcp_lambda.tasks import Tasks
 
 # -- media ------------------------------------------------------------------------------------------------
 
@@ -157,11 +162,13 @@ _json_schema_tool = Tool.from_function(json_schema_2020_12_tool).model_copy(
     update={"parameters": JSON_SCHEMA_2020_12_INPUT}
 )
 
+tasks = Tasks()
 mcp = new_server(
     "conformance",
     version="1.0.0",
     instructions="Fixtures for the official MCP conformance suite: every tool, resource and prompt it calls.",
     tools=[_json_schema_tool],
+    extensions=[tasks],
 )
 
 
@@ -595,6 +602,80 @@ def test_headers(
 ) -> str:
     """Echoes a parameter that 2026-07-28 clients mirror into the Mcp-Param-Region header."""
     return f"region={region}, query={query}"
+
+
+# -- tools: the Tasks extension (SEP-2663) ----------------------------------------------------------------
+# A task tool is answered with CreateTaskResult when the request declares the extension, and its body runs
+# in a worker (an asynchronous invocation on Lambda, a worker thread locally).
+
+
+@mcp.tool()
+def greet(name: str) -> str:
+    """Synchronous only: never becomes a task."""
+    return f"Hello, {name}!"
+
+
+@tasks.tool(mcp)
+async def slow_compute(seconds: Annotated[float, Field(ge=0, le=900)], label: str = "") -> str:
+    """Sleeps `seconds`, then answers; a cancelled task stops sleeping at the worker's next heartbeat."""
+    await asyncio.sleep(seconds)
+    return f"Computed {label or 'result'} after {seconds:g} s"
+
+
+@tasks.tool(mcp, support="required")
+async def failing_job() -> str:
+    """Runs only as a task and ends in a tool error (a completed task whose result has isError: true)."""
+    await asyncio.sleep(1)
+    raise ToolError("failing_job failed, as it always does")
+
+
+@tasks.tool(mcp)
+async def protocol_error_job() -> str:
+    """Ends in a JSON-RPC error, which makes its task `failed` with that error."""
+    raise MCPError(code=INTERNAL_ERROR, message="protocol_error_job raised a protocol error")
+
+
+def _confirmation(filename: str) -> ElicitRequest:
+    return _elicit_request(f"Delete {filename}?", {"confirm": {"type": "boolean"}}, ["confirm"])
+
+
+@tasks.tool(mcp)
+def confirm_delete(filename: str, ctx: Context) -> CallToolResult | InputRequiredResult:
+    """Asks for confirmation from inside the task (the task waits in input_required), then 'deletes'."""
+    answer = _accepted(ctx, "confirm")
+    if answer is None:
+        return InputRequiredResult(input_requests={"confirm": _confirmation(filename)})
+    verdict = "deleted" if answer.get("confirm") else "kept"
+    return CallToolResult(content=[TextContent(type="text", text=f"{filename} {verdict}")])
+
+
+@tasks.tool(mcp)
+def multi_input(ctx: Context) -> CallToolResult | InputRequiredResult:
+    """Asks two questions at once; the task stays input_required until both are answered."""
+    first, second = _accepted(ctx, "first"), _accepted(ctx, "second")
+    if first is None or second is None:
+        schema = {"name": {"type": "string"}, "confirm": {"type": "boolean"}}
+        return InputRequiredResult(input_requests={
+            "first": _elicit_request("First question: your name?", schema, ["name"]),
+            "second": _elicit_request("Second question: your name?", schema, ["name"]),
+        })
+    return CallToolResult(content=[TextContent(type="text", text=f"Got {first.get('name')} and {second.get('name')}")])
+
+
+class _Name(BaseModel):
+    name: str = Field(description="Your name")
+
+
+def _ask_name() -> Elicit[_Name]:
+    return Elicit("What is your name?", _Name)
+
+
+@tasks.tool(mcp, support="required")
+async def test_tool_with_task(answer: Annotated[ElicitationResult[_Name], Resolve(_ask_name)]) -> str:
+    """Asks for a name first (synchronously, before any task exists), then works on as a task."""
+    await asyncio.sleep(0.5)
+    name = answer.data.name if answer.action == "accept" else "stranger"
+    return f"Hello, {name}, from a task"
 
 
 # -- resources ------------------------------------------------------------------------------------------

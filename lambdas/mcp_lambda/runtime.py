@@ -13,8 +13,10 @@ import asyncio
 import atexit
 import json
 import signal
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -33,6 +35,13 @@ from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse
 from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
 from mcp_lambda.settings import RuntimeSettings
+from mcp_lambda.tasks.runner import Invocation, current_invocation, is_task_event, serving
+
+T = TypeVar("T")
+
+# MCPServer keeps only its most recently created session manager, and local task workers start more
+# environments of the same server in other threads (mcp_lambda/tasks/local.py): app creation is serialised.
+_STARTING = threading.Lock()
 
 
 class McpLambdaRuntime:
@@ -84,16 +93,17 @@ class McpLambdaRuntime:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
             _install_shutdown_hooks(self)
-        self._app = self.server.streamable_http_app(
-            streamable_http_path=self.settings.mcp_path,
-            json_response=True,
-            stateless_http=True,
-            max_request_body_size=self.settings.max_request_bytes,
-            # Host and Origin are checked in guards.py, where the endpoint's domain is known.
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
-        # Taken now: the server object keeps only its most recently created session manager.
-        self._session_manager = self.server.session_manager
+        with _STARTING:
+            self._app = self.server.streamable_http_app(
+                streamable_http_path=self.settings.mcp_path,
+                json_response=True,
+                stateless_http=True,
+                max_request_body_size=self.settings.max_request_bytes,
+                # Host and Origin are checked in guards.py, where the endpoint's domain is known.
+                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            )
+            # Taken now: the server object keeps only its most recently created session manager.
+            self._session_manager = self.server.session_manager
         ready = self._loop.create_future()
         self._stop = asyncio.Event()
         self._lifespan_task = self._loop.create_task(self._hold_lifespan(ready))
@@ -117,6 +127,9 @@ class McpLambdaRuntime:
 
     def close(self) -> None:
         """Leave the lifespan (closing what it opened) and the loop. Safe to call twice."""
+        tasks = serving.get(self.server)
+        if tasks is not None:
+            tasks.release(self)  # local task workers this environment started stop with it
         loop, task = self._loop, self._lifespan_task
         if loop is None or loop.is_closed():
             return
@@ -140,6 +153,14 @@ class McpLambdaRuntime:
     @property
     def started(self) -> bool:
         return self._lifespan_task is not None and not self._lifespan_task.done()
+
+    def run_in_environment(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `work(app)` on this environment's loop with the lifespan entered (started now if needed;
+        raises if it cannot start). For invocations that are not HTTP requests: a task's (mcp_lambda.tasks)."""
+        if not self.started:
+            self._start()
+        assert self._loop is not None
+        return self._loop.run_until_complete(work(self._app))
 
     # -- requests --------------------------------------------------------------------------------------
 
@@ -215,14 +236,22 @@ class McpLambdaRuntime:
         request_id = getattr(context, "aws_request_id", None)
         if request_id:
             logger.set_correlation_id(request_id)
+        # Where a task created by this invocation is dispatched from (mcp_lambda.tasks.runner).
+        invocation = current_invocation.set(Invocation(self, context))
         try:
-            request = parse_event(event)
-        except EventFormatError as exc:
-            logger.warning("Unsupported event", reason=str(exc))
-            return to_lambda_response(jsonrpc_error(400, INTERNAL_ERROR, "Unsupported event"), "2.0")
-        try:
+            if is_task_event(event):
+                # An asynchronous invocation continuing a task, not an HTTP request (mcp_lambda.tasks).
+                from mcp_lambda.tasks.worker import run_task_event
+
+                return run_task_event(self, event, context)
+            try:
+                request = parse_event(event)
+            except EventFormatError as exc:
+                logger.warning("Unsupported event", reason=str(exc))
+                return to_lambda_response(jsonrpc_error(400, INTERNAL_ERROR, "Unsupported event"), "2.0")
             return to_lambda_response(self.handle(request), request.payload_format)
         finally:
+            current_invocation.reset(invocation)
             flush_metrics()
 
 

@@ -1,7 +1,8 @@
 """The official MCP conformance suite against the `conformance` service, through the local Lambda bridge.
 
 Each pinned suite version runs once over all of its server scenarios (one Node process per version,
-against `LocalServer`: real HTTP -> Function URL event -> the Lambda handler); every scenario is then a
+against `LocalServer`: real HTTP -> Function URL event -> the Lambda handler), and each extension's
+scenarios (the Tasks extension's `tasks-*`) run one by one against the same server; every scenario is then a
 test of its own, comparing the checks it reported with expected-failures.json. A failing or warning
 check that is not listed there fails its scenario, and so does a listed one that no longer fails, so the
 file always says exactly what does not pass and why.
@@ -41,7 +42,7 @@ def suite_runs(conformance_tools: tools.Tools) -> dict[str, tools.SuiteRun]:
 
 
 def test_expected_file_is_well_formed() -> None:
-    assert set(EXPECTED) == set(tools.SUITE_ARGS), "one entry per pinned suite version (tests/conformance/npm/)"
+    assert set(EXPECTED) == set(tools.RUNS), "one entry per pinned suite version (tests/conformance/npm/) and extension run"
     for suite, scenarios in EXPECTED.items():
         for scenario, checks in scenarios.items():
             for check_id, entry in checks.items():
@@ -50,9 +51,9 @@ def test_expected_file_is_well_formed() -> None:
                 assert entry.get("reason") in REASONS, f"{where}: reason must be one of {sorted(REASONS)}"
 
 
-@pytest.mark.parametrize("suite", sorted(tools.SUITE_ARGS))
+@pytest.mark.parametrize("suite", sorted(tools.RUNS))
 def test_every_scenario_is_listed(conformance_tools: tools.Tools, suite: str) -> None:
-    """expected-failures.json names exactly the scenarios the pinned suite has (so none is skipped)."""
+    """expected-failures.json names exactly the scenarios the pinned suite (or extension run) has, so none is skipped."""
     assert sorted(tools.list_scenarios(conformance_tools, suite)) == sorted(EXPECTED[suite])
 
 

@@ -1,8 +1,9 @@
 """Install and run the official MCP conformance suite (`@modelcontextprotocol/conformance`).
 
 `install()` runs install.sh (Node 22 and every pinned suite version, cached in .tools/); `run_suite()`
-runs one suite version's server scenarios against a URL and returns each scenario's checks, read from
-the `checks.json` files the suite writes with `-o`. Also usable by hand:
+runs one suite version's server scenarios (or one extension's, see EXTENSION_RUNS) against a URL and
+returns each scenario's checks, read from the `checks.json` files the suite writes with `-o`. Also usable
+by hand:
 
     .venv/bin/python -m tests.conformance.tools http://127.0.0.1:8080/conformance/mcp
 """
@@ -34,11 +35,20 @@ LIST_ARGS: dict[str, list[str]] = {
     "conformance-0.2.0-alpha.12": ["--spec-version", "2026-07-28"],
 }
 
+# Extension scenarios (tagged `[extension]` in the suite's list) are off the spec timeline, so
+# `--spec-version` leaves them out: each extension is a run of its own, one `--scenario` at a time (the
+# suite runs an extension scenario at 2026-07-28). Run name -> (suite version, scenario name prefix).
+EXTENSION_RUNS: dict[str, tuple[str, str]] = {
+    "conformance-0.2.0-alpha.12+tasks": ("conformance-0.2.0-alpha.12", "tasks-"),
+}
+EXTENSION_ARGS = ["--timeout", "60000"]
+RUNS = [*SUITE_ARGS, *EXTENSION_RUNS]
+
 # Check statuses that count against a server. SUCCESS, INFO and SKIPPED do not.
 TRACKED_STATUSES = ("FAILURE", "WARNING")
 
 _RESULT_DIR = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T[0-9-]+Z$")
-_LISTED = re.compile(r"^\s+- (?P<scenario>[a-z0-9-]+)(?: \[.*\])?$")
+_LISTED = re.compile(r"^\s+- (?P<scenario>[a-z0-9-]+)(?: \[(?P<tags>.*)\])?$")
 
 
 @dataclass(frozen=True)
@@ -78,37 +88,57 @@ def install() -> Tools:
     return Tools(node=node, suites=suites)
 
 
-def list_scenarios(tools: Tools, suite: str) -> list[str]:
-    """The server scenarios a suite version lists (with the spec-version filter it is run with)."""
+def list_scenarios(tools: Tools, run: str) -> list[str]:
+    """The server scenarios of a run: what its suite version lists with the spec-version filter it is run
+    with, or, for an extension run, the extension scenarios with the run's prefix."""
+    suite, prefix = EXTENSION_RUNS.get(run, (run, None))
     done = subprocess.run(
-        tools.command(suite, "list", "--server", *LIST_ARGS[suite]),
+        tools.command(suite, "list", "--server", *([] if prefix else LIST_ARGS[suite])),
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    return [m["scenario"] for line in done.stdout.splitlines() if (m := _LISTED.match(line))]
+    listed = [m for line in done.stdout.splitlines() if (m := _LISTED.match(line))]
+    if prefix is None:
+        return [m["scenario"] for m in listed]
+    return [m["scenario"] for m in listed if m["tags"] == "extension" and m["scenario"].startswith(prefix)]
 
 
-def run_suite(tools: Tools, suite: str, url: str, timeout: float = 600) -> SuiteRun:
-    """Run every server scenario of one suite version against `url` (one process for all of them)."""
-    with tempfile.TemporaryDirectory(prefix=f"{suite}-") as out:
-        done = subprocess.run(
-            tools.command(suite, "server", "--url", url, *SUITE_ARGS[suite], "-o", out),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        run = SuiteRun(suite, done.returncode, done.stdout + done.stderr)
+def run_suite(tools: Tools, run: str, url: str, timeout: float = 600) -> SuiteRun:
+    """Run every server scenario of one run against `url`: a suite version's in one process, an extension's
+    one process per scenario."""
+    with tempfile.TemporaryDirectory(prefix=f"{run}-") as out:
+        if run in EXTENSION_RUNS:
+            suite, outputs = EXTENSION_RUNS[run][0], []
+            returncode = 0
+            for scenario in list_scenarios(tools, run):
+                done = subprocess.run(
+                    tools.command(suite, "server", "--url", url, "--scenario", scenario, *EXTENSION_ARGS, "-o", out),
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                )
+                returncode = max(returncode, done.returncode)
+                outputs.append(done.stdout + done.stderr)
+            result = SuiteRun(run, returncode, "".join(outputs))
+        else:
+            done = subprocess.run(
+                tools.command(run, "server", "--url", url, *SUITE_ARGS[run], "-o", out),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            result = SuiteRun(run, done.returncode, done.stdout + done.stderr)
         for checks_file in sorted(Path(out).glob("*/checks.json")):
             match = _RESULT_DIR.match(checks_file.parent.name)
             if match:
-                run.scenarios[match["scenario"]] = json.loads(checks_file.read_text())
-    return run
+                result.scenarios[match["scenario"]] = json.loads(checks_file.read_text())
+    return result
 
 
 def load_expected() -> dict[str, dict[str, dict[str, dict[str, str]]]]:
-    """suite -> scenario -> check id -> {"status", "reason"}, from expected-failures.json."""
+    """run -> scenario -> check id -> {"status", "reason"}, from expected-failures.json."""
     data = json.loads(EXPECTED_FILE.read_text())
     return {suite: entry["scenarios"] for suite, entry in data["suites"].items()}
 
@@ -130,12 +160,12 @@ def tally(checks: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> int:
-    """Run both suites against a running server and print every failing or warning check."""
+    """Run every suite (and extension run) against a running server and print every failing or warning check."""
     if len(argv) != 1:
         print(f"usage: {sys.argv[0]} <server url>", file=sys.stderr)
         return 2
     tools = install()
-    for suite in SUITE_ARGS:
+    for suite in RUNS:
         run = run_suite(tools, suite, argv[0])
         totals: dict[str, int] = {}
         for scenario, checks in run.scenarios.items():

@@ -1,0 +1,87 @@
+"""How a task's work is started somewhere other than the request that created it.
+
+A Lambda execution environment is frozen as soon as its response is returned, so work left running in a
+thread would stop mid-way. The request therefore only records the task and starts an asynchronous
+invocation of the same function with a small event; that invocation runs the tool to completion (up to
+the function's timeout, 15 minutes at most) and records the outcome:
+
+    {"mcp_task": {"task_id": "<id>", "run": 1}}
+
+`McpLambdaRuntime` recognises this shape and hands it to worker.py. `run` names the run of the tool the
+event is for (a task that asks for input runs once more per answered round); a stale or repeated event
+(Lambda retries asynchronous events) finds its run already claimed and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mcp_lambda.tasks.config import TaskConfig
+
+TASK_EVENT_KEY = "mcp_task"
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """The Lambda invocation serving the current request: its runtime (one execution environment) and context."""
+
+    runtime: Any
+    context: Any
+
+
+current_invocation: ContextVar[Invocation | None] = ContextVar("mcp_lambda_invocation", default=None)
+"""Set by `McpLambdaRuntime` for each invocation; read where a task is dispatched."""
+
+
+serving: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+"""MCPServer -> the Tasks extension whose task tools it has (filled by `Tasks.tool`)."""
+
+
+def task_event(task_id: str, run: int) -> dict[str, Any]:
+    return {TASK_EVENT_KEY: {"task_id": task_id, "run": run}}
+
+
+def is_task_event(event: Any) -> bool:
+    return isinstance(event, dict) and isinstance(event.get(TASK_EVENT_KEY), dict)
+
+
+class TaskRunner(Protocol):
+    def dispatch(self, event: dict[str, Any], invocation: Invocation) -> None:
+        """Start the work for `event` elsewhere and return at once; raise if it could not be started."""
+        ...
+
+    def close(self) -> None:
+        """Stop what this runner started in this process (nothing, for Lambda)."""
+        ...
+
+
+class LambdaTaskRunner:
+    """`lambda:InvokeFunction` with `InvocationType=Event` on this very function (IAM: lambda:InvokeFunction
+    on its ARN and qualified ARNs). Lambda queues the event and returns 202 at once."""
+
+    def __init__(self, config: TaskConfig, client: Any = None) -> None:
+        self.config = config
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # in the Lambda runtime
+
+            self._client = boto3.client("lambda")
+        return self._client
+
+    def dispatch(self, event: dict[str, Any], invocation: Invocation) -> None:
+        target = self.config.worker_arn or getattr(invocation.context, "invoked_function_arn", None)
+        if not target:
+            raise RuntimeError("no function to run tasks on: set MCP_TASKS_WORKER_ARN")
+        response = self.client.invoke(FunctionName=target, InvocationType="Event", Payload=json.dumps(event).encode())
+        if response.get("StatusCode") != 202:
+            raise RuntimeError(f"asynchronous invocation of {target} answered {response.get('StatusCode')}")
+
+    def close(self) -> None:
+        pass
