@@ -96,7 +96,7 @@ class LoopbackCallback:
     registration), but connections are only answered while a sign-in waits for one.
     """
 
-    def __init__(self, listener: anyio.abc.Listener[anyio.abc.SocketStream], port: int) -> None:
+    def __init__(self, listener: anyio.abc.SocketListener, port: int) -> None:
         self._listener = listener
         self.port = port
         self.redirect_uri = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
@@ -104,9 +104,9 @@ class LoopbackCallback:
 
     @classmethod
     async def open(cls) -> LoopbackCallback:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        return cls(listener, port)
+        listeners = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        listener = listeners.listeners[0]  # one address, so one listener
+        return cls(listener, listener.extra(anyio.abc.SocketAttribute.local_port))
 
     def expect(self, state: str | None) -> None:
         self._expected_state = state
@@ -449,8 +449,12 @@ class ProxyAuth(httpx2.Auth):
 
     def _usable_bearer(self) -> str | None:
         expiry = self.context.token_expiry_time
-        if expiry is not None and self.clock() >= expiry - EXPIRY_SKEW_SECONDS:
-            return None
+        if expiry is not None:
+            tokens = self.context.current_tokens
+            lifetime = tokens.expires_in if tokens is not None and tokens.expires_in else None
+            skew = min(EXPIRY_SKEW_SECONDS, lifetime / 4) if lifetime else EXPIRY_SKEW_SECONDS
+            if self.clock() >= expiry - skew:
+                return None
         return self._bearer()
 
     # -- the flow --------------------------------------------------------------------------------------
@@ -485,8 +489,9 @@ class ProxyAuth(httpx2.Auth):
                     yield request
                 return
             if rejected is not None and self.context.current_tokens is not None:
-                # A token the server refused: try its refresh token before anything else.
-                self.context.token_expiry_time = 0
+                # A token the server refused: try its refresh token before anything else. (An expiry in
+                # the past; the provider reads 0 as "never expires".)
+                self.context.token_expiry_time = 1.0
             request.headers.pop("Authorization", None)
             sign_ins = self.sign_ins
             final: httpx2.Response | None = None

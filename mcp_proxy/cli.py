@@ -352,3 +352,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a defect: one line for the desktop client's log, the trace with --log-level debug
+        log.debug("unexpected failure", exc_info=True)
+        leaf = _first_leaf(exc)
+        print(f"{PROG}: unexpected error: {type(leaf).__name__}: {leaf}", file=sys.stderr)
+        return 1
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -28,6 +28,7 @@ log = logging.getLogger("mcp_proxy")
 FAILURE_HEADER = "x-mcp-lambda-proxy-error"
 UNREACHABLE = "unreachable"
 SIGN_IN_FAILED = "sign-in-failed"
+FAILED = "failed"
 PREFLIGHT_ID = "mcp-lambda-proxy-preflight"
 
 
@@ -77,6 +78,11 @@ class ProxyHttpClient(httpx2.AsyncClient):
             where = display_url(request.url)
             message = f"sign-in to {where} failed: {_one_line(exc)}"
             return self._failed(request, SIGN_IN_FAILED, where, message, 401)
+        except Exception as exc:  # a defect here must cost one request, not the desktop client's connection
+            log.debug("request to %s failed", display_url(request.url), exc_info=True)
+            where = display_url(request.url)
+            message = f"request to {where} failed: {type(exc).__name__}: {_one_line(exc)}"
+            return self._failed(request, FAILED, where, message, 502)
 
     def _failed(self, request: httpx2.Request, kind: str, where: str, message: str, status: int) -> httpx2.Response:
         now = time.monotonic()

@@ -50,7 +50,7 @@ class ThreadedServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="auto", access_log=False)
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="auto", access_log=False, interface="asgi3")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.socket]}, daemon=True)
         self._thread.start()
