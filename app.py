@@ -6,6 +6,7 @@ import os
 import aws_cdk as cdk
 
 from stacks.messaging_stack import McpMessagingStack
+from stacks.secure_messaging_stack import McpSecureMessagingStack
 from stacks.weather_stack import McpWeatherStack
 
 app = cdk.App()
@@ -16,5 +17,6 @@ env = cdk.Environment(account=account, region=region) if account and region else
 
 McpWeatherStack(app, "McpWeatherStack", env=env)
 McpMessagingStack(app, "McpMessagingStack", env=env)
+McpSecureMessagingStack(app, "McpSecureMessagingStack", env=env)
 
 app.synth()

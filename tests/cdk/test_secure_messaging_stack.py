@@ -1,0 +1,224 @@
+"""The secure messaging stack (Case 3): sign-in configuration, a public URL, egress for the issuers' keys,
+both packages in the bundle, no circular dependency, and one snapshot."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from constructs_lib import bundling
+from stacks.secure_messaging_stack import McpSecureMessagingStack, secure_messaging_bundle
+from tests.cdk.test_oidc_auth import GOOGLE_CLIENT, auth_config, dependency_cycle
+
+HANDLER = "secure_messaging.server.handler"
+MIGRATIONS_HASH_PLACEHOLDER = "<sha256 of lambdas/messaging/migrations/*.sql>"
+
+
+@pytest.fixture(scope="module")
+def stack(make_app) -> McpSecureMessagingStack:
+    # Given the app as cdk.json configures it and no context, when the stack is synthesized
+    return McpSecureMessagingStack(make_app(), "McpSecureMessagingStack")
+
+
+@pytest.fixture(scope="module")
+def template(stack: McpSecureMessagingStack) -> Template:
+    return Template.from_stack(stack)
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def logical_id(stack: McpSecureMessagingStack, construct) -> str:
+    return stack.get_logical_id(construct.node.default_child)
+
+
+def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
+    # The migrations hash is asserted by the messaging stack's tests; here it would churn the snapshot.
+    resources = copy.deepcopy(template.to_json())
+    for resource in resources["Resources"].values():
+        if resource["Type"] == "Custom::McpSchemaMigrations":
+            resource["Properties"]["MigrationsHash"] = MIGRATIONS_HASH_PLACEHOLDER
+    assert resources == snapshot_json
+
+
+def test_without_context_only_the_created_user_pool_is_trusted(
+    stack: McpSecureMessagingStack, template: Template
+) -> None:
+    pool, client = logical_id(stack, stack.auth.user_pool), logical_id(stack, stack.auth.user_pool_client)
+    assert auth_config(template, HANDLER) == {
+        "providers": [{"issuer": f"https://<GetAtt:{pool}.ProviderURL>", "audiences": [f"<Ref:{client}>"]}]
+    }
+
+
+def test_context_adds_google_with_allowed_domains(make_app) -> None:
+    # Given the context of `cdk synth -c googleClientId=... -c allowedDomains=company.com,example.org`
+    app = make_app(googleClientId=GOOGLE_CLIENT, allowedDomains="company.com, example.org")
+    stack = McpSecureMessagingStack(app, "WithGoogle")
+
+    # Then Google comes first, restricted to those domains, and the pool is still trusted
+    providers = auth_config(Template.from_stack(stack), HANDLER)["providers"]
+    assert providers[0] == {
+        "issuer": "https://accounts.google.com",
+        "audiences": [GOOGLE_CLIENT],
+        "allowed_domains": ["company.com", "example.org"],
+    }
+    assert providers[1]["issuer"].startswith("https://<GetAtt:")
+    assert len(providers) == 2
+
+
+def test_google_only_without_a_user_pool(make_app) -> None:
+    stack = McpSecureMessagingStack(make_app(), "GoogleOnly", google_client_id=GOOGLE_CLIENT, create_user_pool=False)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::Cognito::UserPool", 0)
+    assert [p["issuer"] for p in auth_config(template, HANDLER)["providers"]] == ["https://accounts.google.com"]
+
+
+def test_the_url_is_public_because_the_server_checks_bearer_tokens(
+    stack: McpSecureMessagingStack, template: Template
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Url",
+        {"AuthType": "NONE", "Qualifier": "live", "TargetFunctionArn": Match.any_value()},
+    )
+    template.resource_count_is("AWS::Lambda::Url", 1)
+
+
+def test_the_function_reaches_the_database_and_the_internet_for_the_issuers_keys(
+    stack: McpSecureMessagingStack, template: Template
+) -> None:
+    db = stack.database
+    template.resource_count_is("AWS::EC2::NatGateway", 1)
+    application = [{"Ref": logical_id(stack, s)} for s in db.vpc.private_subnets]
+    assert len(application) == 2
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": HANDLER,
+            "VpcConfig": Match.object_like({"SubnetIds": application}),
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "MCP_SERVICE": "secure-messaging",
+                        "MCP_DB_HOST": {"Fn::GetAtt": [logical_id(stack, db.proxy), "Endpoint"]},
+                        "MCP_DB_IAM_AUTH": "true",
+                        "MCP_AUTH_CONFIG": Match.any_value(),
+                    }
+                )
+            },
+        },
+    )
+    # The database tier keeps no route out
+    for subnet in db.vpc.isolated_subnets:
+        assert subnet.node.id.startswith("Database")
+
+
+def test_messaging_migrations_run_before_the_alias_moves(stack: McpSecureMessagingStack, template: Template) -> None:
+    resources = template.find_resources("Custom::McpSchemaMigrations", {"Properties": {"Service": "messaging"}})
+    (migrations_id,) = resources
+    template.has_resource("AWS::Lambda::Alias", {"DependsOn": [migrations_id]})
+
+
+def test_sign_in_failures_are_counted_alarmed_and_queryable(stack: McpSecureMessagingStack, template: Template) -> None:
+    log_group = {"Ref": logical_id(stack, stack.service.log_group)}
+    template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {"FilterPattern": '{ $.message = "AUTH_FAILURE" }', "LogGroupName": log_group},
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "AuthFailures",
+            "Namespace": "McpServers",
+            "Dimensions": [{"Name": "service", "Value": "secure-messaging"}],
+            "Threshold": 20,
+            "Period": 300,
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Logs::QueryDefinition",
+        {
+            "Name": "McpSecureMessagingStack/secure-messaging/auth-failures",
+            "LogGroupNames": [log_group],
+            "QueryString": Match.string_like_regexp(r"AUTH_FAILURE[\s\S]*bin\(5m\), reason, issuer"),
+        },
+    )
+
+
+def test_the_proxy_client_uses_the_code_flow_and_offers_messages_write(
+    stack: McpSecureMessagingStack, template: Template
+) -> None:
+    server = logical_id(stack, stack.auth.resource_server)
+    template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {
+            "GenerateSecret": False,
+            "AllowedOAuthFlows": ["code"],
+            "AllowedOAuthScopes": Match.array_with([{"Fn::Join": ["", [{"Ref": server}, "/messages:write"]]}]),
+            "CallbackURLs": Match.array_with(["http://127.0.0.1:8976/callback"]),
+        },
+    )
+    template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": "messages:write"})
+    outputs = template.to_json()["Outputs"]
+    for name in ("UserPoolIssuer", "UserPoolClientId", "UserPoolId", "SignInDomain"):
+        assert name in outputs
+
+
+def test_no_circular_dependency(template: Template) -> None:
+    assert dependency_cycle(template.to_json()) is None
+
+
+def test_the_bundle_ships_the_runtime_and_both_service_packages() -> None:
+    files = {path.as_posix() for path in secure_messaging_bundle().source_files()}
+    assert {"mcp_lambda/__init__.py", "secure_messaging/server.py", "messaging/store.py"} <= files
+    assert not any(path.startswith(("weather/", "conformance/")) for path in files)
+
+
+@pytest.fixture
+def secure_lambdas_tree(lambdas_tree: Path) -> Path:
+    """The test tree plus the two messaging packages (and a migration)."""
+    files = {
+        "messaging/__init__.py": "",
+        "messaging/store.py": "def insert_message():\n    pass\n",
+        "messaging/migrations/001_messages.sql": "CREATE TABLE IF NOT EXISTS messages (id bigint);\n",
+        "secure_messaging/__init__.py": "",
+        "secure_messaging/server.py": "from messaging.store import insert_message\n\n"
+        "def handler(event, context):\n    return {}\n",
+    }
+    for relative, text in files.items():
+        path = lambdas_tree / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return lambdas_tree
+
+
+def test_the_synthesized_asset_holds_both_packages(make_app, secure_lambdas_tree: Path) -> None:
+    # When CDK bundles the secure messaging asset through the local bundler
+    app = make_app(**{bundling.SKIP_BUNDLING_CONTEXT: False})
+    stack = McpSecureMessagingStack(app, "Bundled", lambdas_dir=secure_lambdas_tree)
+    functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}})
+    key = next(iter(functions.values()))["Properties"]["Code"]["S3Key"]
+    asset = Path(app.outdir) / f"asset.{key.removesuffix('.zip')}"
+
+    # Then it holds the runtime, the service and the package it imports, and nothing else
+    shipped = sorted(
+        p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert shipped == [
+        "mcp_lambda/__init__.py",
+        "mcp_lambda/adapter.py",
+        "messaging/__init__.py",
+        "messaging/migrations/001_messages.sql",
+        "messaging/store.py",
+        "secure_messaging/__init__.py",
+        "secure_messaging/server.py",
+    ]
+    # And its hash changes with the shared package too
+    before = secure_messaging_bundle(lambdas_dir=secure_lambdas_tree).asset_hash()
+    (secure_lambdas_tree / "messaging" / "store.py").write_text("# changed\n")
+    assert secure_messaging_bundle(lambdas_dir=secure_lambdas_tree).asset_hash() != before
