@@ -421,15 +421,23 @@ class Bridge:
         return raw
 
     async def _ask_client(self, requests: Mapping[str, Any]) -> dict[str, Any]:
+        """All input requests at once; the first refusal is the answer to the original request."""
         answers: dict[str, Any] = {}
+        refusals: list[MCPError] = []
 
-        async def ask(key: str, request: Mapping[str, Any]) -> None:
-            answers[key] = await self.downstream.send_raw_request(str(request.get("method")), request.get("params"))
+        async def ask(key: str, request: Mapping[str, Any], tg: anyio.abc.TaskGroup) -> None:
+            try:
+                answers[key] = await self.downstream.send_raw_request(str(request.get("method")), request.get("params"))
+            except MCPError as exc:
+                refusals.append(exc)
+                tg.cancel_scope.cancel()
 
         async with anyio.create_task_group() as tg:
             for key, request in requests.items():
                 if isinstance(request, Mapping):
-                    tg.start_soon(ask, key, request)
+                    tg.start_soon(ask, key, request, tg)
+        if refusals:
+            raise refusals[0]
         return answers
 
     # -- notifications from the desktop client ---------------------------------------------------------

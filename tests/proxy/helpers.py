@@ -75,3 +75,88 @@ def run_proxy(name: str, url: str, *extra: str, env: dict[str, str], stdin: str 
         env=env,
         cwd=str(ROOT),
     )
+
+
+class RawPeer:
+    """The proxy spoken to in raw JSON-RPC lines over its stdin/stdout, as any desktop client writes them.
+
+    For what the SDK's client would reshape or refuse: exact fields, vendor methods and notifications.
+    """
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.inbox: list[dict[str, Any]] = []
+        self._arrived = None
+        self._next_id = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def start(cls, name: str, url: str, *extra: str, env: dict[str, str], stderr: Path) -> AsyncIterator[RawPeer]:
+        import anyio
+
+        with stderr.open("a", encoding="utf-8") as errlog:
+            process = await anyio.open_process(
+                [sys.executable, *proxy_args(name, url, *extra)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog, env=env,
+            )
+            async with process:
+                peer = cls(process)
+                peer._arrived = anyio.Event()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(peer._read)
+                    try:
+                        yield peer
+                    finally:
+                        await process.stdin.aclose()
+                        with anyio.move_on_after(10):
+                            await process.wait()
+                        tg.cancel_scope.cancel()
+
+    async def _read(self) -> None:
+        import json
+
+        import anyio
+
+        buffer = b""
+        async for chunk in self.process.stdout:
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    self.inbox.append(json.loads(line))
+                    self._arrived.set()
+                    self._arrived = anyio.Event()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        import json
+
+        await self.process.stdin.send((json.dumps(message) + "\n").encode())
+
+    async def next(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
+        import anyio
+
+        with anyio.fail_after(timeout):
+            while True:
+                for message in self.inbox:
+                    if predicate(message):
+                        self.inbox.remove(message)
+                        return message
+                await self._arrived.wait()
+
+    async def request(self, method: str, params: dict[str, Any] | None = None, timeout: float = 30) -> dict[str, Any]:
+        self._next_id += 1
+        request_id = f"raw-{self._next_id}"
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        return await self.next(lambda m: m.get("id") == request_id and "method" not in m, timeout)
+
+    async def handshake(self, version: str = "2025-06-18", capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = await self.request("initialize", {
+            "protocolVersion": version,
+            "capabilities": capabilities or {},
+            "clientInfo": {"name": "raw-peer", "version": "1.0"},
+        })
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return answer

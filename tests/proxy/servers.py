@@ -24,10 +24,17 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
+import anyio
+import mcp_types as types
 import uvicorn
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, ListRoots, MCPServer, Resolve, Sample
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp_types import CreateMessageResult, ListRootsResult, RequestParams, SamplingMessage, TextContent
+from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -312,8 +319,6 @@ class ProtectedServer:
 
     def __init__(self, authorization_server: AuthorizationServer, *, remap_challenge: bool = False,
                  scopes: list[str] | None = None, accept_id_tokens_only: bool = False) -> None:
-        from mcp.server.mcpserver import MCPServer
-
         self.authorization_server = authorization_server
         self.remap_challenge = remap_challenge
         self.scopes = scopes if scopes is not None else ["mcp:tools"]
@@ -387,3 +392,164 @@ class ProtectedServer:
             )
             return
         await self._inner(scope, receive, send)
+
+
+class Name(BaseModel):
+    name: str
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class OpenParams(RequestParams):
+    model_config = ConfigDict(extra="allow")
+
+
+def _ask_llm(prompt: str) -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=prompt))], max_tokens=50)
+
+
+def _ask_name() -> Elicit[Name]:
+    return Elicit("What is your name?", Name)
+
+
+def _roots() -> ListRoots:
+    return ListRoots()
+
+
+class RichServer:
+    """A stateful MCP server answering over SSE, with everything a stateless Lambda server cannot send.
+
+    Progress and log notifications during a call, requests to the client mid-call (sampling,
+    elicitation, roots, and a vendor method), a vendor notification, vendor request methods (one
+    succeeding with an open-ended result, one failing with error data), and a slow tool that records
+    its cancellation. Every HTTP request is recorded (method, JSON-RPC method, protocol and session
+    headers) in `requests`.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.cancelled: list[str] = []
+        self.vendor_answers: list[Any] = []
+        mcp = MCPServer("rich", version="2.0.0", instructions="A server for the proxy's forwarding tests.")
+        rich = self
+
+        @mcp.tool()
+        async def progress_and_log(ctx: Context) -> str:
+            """Reports progress twice and logs once."""
+            await ctx.report_progress(1, 2, "first half")
+            await ctx.info("halfway")
+            await ctx.report_progress(2, 2, "second half")
+            return "done"
+
+        @mcp.tool()
+        async def ask_llm(prompt: str, reply: Annotated[CreateMessageResult, Resolve(_ask_llm)]) -> str:
+            """Asks the client's model."""
+            return f"LLM: {reply.content.text}"
+
+        @mcp.tool()
+        async def ask_user(answer: Annotated[ElicitationResult[Name], Resolve(_ask_name)]) -> str:
+            """Asks the user."""
+            return f"User: {answer.data.name}" if answer.action == "accept" else f"User: {answer.action}"
+
+        @mcp.tool()
+        async def ask_roots(roots: Annotated[ListRootsResult, Resolve(_roots)]) -> str:
+            """Asks for the client's roots."""
+            return "Roots: " + ", ".join(str(root.uri) for root in roots.roots)
+
+        @mcp.tool()
+        async def vendor_roundtrip(ctx: Context) -> str:
+            """Sends a vendor notification and a vendor request to the client; returns the client's answer."""
+            related = ctx.request_context.request_id
+            await ctx.session.send_notification(
+                types.Notification[dict[str, Any], str](method="vendor/event", params={"n": 1, "nested": {"x": None}}),
+                related_request_id=related,
+            )
+            try:
+                answer = await ctx.session.send_request(
+                    types.Request[dict[str, Any], str](method="vendor/ask", params={"question": "six times seven?"}),
+                    Open,
+                    metadata=ServerMessageMetadata(related_request_id=related),
+                )
+                value: Any = answer.model_dump()
+            except MCPError as exc:
+                value = {"error": {"code": exc.code, "message": exc.message, "data": exc.data}}
+            rich.vendor_answers.append(value)
+            return json.dumps(value, sort_keys=True)
+
+        @mcp.tool()
+        async def slow(ctx: Context) -> str:
+            """Sleeps for 30 s unless cancelled."""
+            try:
+                await anyio.sleep(30)
+            except anyio.get_cancelled_exc_class():
+                rich.cancelled.append(str(ctx.request_context.request_id))
+                raise
+            return "finished"
+
+        async def echo(ctx: Any, params: OpenParams) -> dict[str, Any]:
+            body = params.model_dump(mode="json", by_alias=True)
+            body.pop("_meta", None)
+            return {"echo": body, "nested": {"list": [1, None, True], "empty": {}}, "unicode": "héllo ✓"}
+
+        async def fail(ctx: Any, params: OpenParams) -> dict[str, Any]:
+            raise MCPError(code=-32050, message="vendor failure", data={"why": ["a", 1, None], "ok": False})
+
+        async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
+            return types.EmptyResult()
+
+        mcp._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)  # noqa: SLF001
+        mcp._lowlevel_server.add_request_handler("vendor/echo", OpenParams, echo)  # noqa: SLF001
+        mcp._lowlevel_server.add_request_handler("vendor/fail", OpenParams, fail)  # noqa: SLF001
+        self._inner = mcp.streamable_http_app(json_response=False, stateless_http=False)
+        self.server = ThreadedServer(self._record)
+        self.url = f"{self.server.base_url}/mcp"
+
+    def __enter__(self) -> RichServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def methods(self) -> list[str]:
+        return [r["rpc"] for r in self.requests if r.get("rpc")]
+
+    async def _record(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._inner(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        entry: dict[str, Any] = {
+            "http": scope["method"],
+            "version": headers.get("mcp-protocol-version"),
+            "session": headers.get("mcp-session-id"),
+            "mcp_method": headers.get("mcp-method"),
+        }
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            entry["rpc"] = parsed.get("method") or ("response" if "result" in parsed or "error" in parsed else None)
+            entry["params"] = parsed.get("params")
+            entry["body"] = parsed
+        self.requests.append(entry)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self._inner(scope, replay, send)
