@@ -462,6 +462,7 @@ class ProxyAuth(httpx2.Auth):
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         bearer = self._usable_bearer()
         rejected: str | None = None
+        step_up = False
         if bearer or self.context.current_tokens is None:
             # A valid token, or none at all (many servers never ask): send it as it is.
             if bearer:
@@ -470,6 +471,7 @@ class ProxyAuth(httpx2.Auth):
             if not _challenged(response):
                 return
             rejected = bearer
+            step_up = response.status_code == 403
         # No token the server accepts (or an expired one): sign in or refresh, one process at a time.
         async with self.store.lock:
             self._adopt(await self._record())
@@ -480,6 +482,7 @@ class ProxyAuth(httpx2.Auth):
                 if not _challenged(response):
                     return
                 rejected = bearer
+                step_up = response.status_code == 403
             if self.clock() - self._last_sign_in > SIGN_IN_ATTEMPTS_RESET_SECONDS:
                 self._failed_sign_ins = 0
             if self._failed_sign_ins >= MAX_SIGN_IN_ATTEMPTS:
@@ -488,9 +491,10 @@ class ProxyAuth(httpx2.Auth):
                     request.headers.pop("Authorization", None)
                     yield request
                 return
-            if rejected is not None and self.context.current_tokens is not None:
+            if rejected is not None and not step_up and self.context.current_tokens is not None:
                 # A token the server refused: try its refresh token before anything else. (An expiry in
-                # the past; the provider reads 0 as "never expires".)
+                # the past; the provider reads 0 as "never expires".) A token refused for its scope
+                # (403) stays: the provider sends it again to read the scope the server wants.
                 self.context.token_expiry_time = 1.0
             request.headers.pop("Authorization", None)
             sign_ins = self.sign_ins
