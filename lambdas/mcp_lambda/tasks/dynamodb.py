@@ -17,6 +17,7 @@ IAM: dynamodb:GetItem, dynamodb:PutItem on the table.
 from __future__ import annotations
 
 import json
+import math
 import time
 import zlib
 from typing import Any
@@ -46,9 +47,10 @@ class DynamoDBTaskStore(TaskStore):
 
     def get(self, task_id: str) -> TaskRecord | None:
         item = self.client.get_item(TableName=self.table, Key={"task_id": {"S": task_id}}, ConsistentRead=True).get("Item")
-        if item is None or float(item["expires_at"]["N"]) <= time.time():
+        if item is None:
             return None
-        return record_from_dict(json.loads(zlib.decompress(item["record"]["B"])))
+        record = record_from_dict(json.loads(zlib.decompress(item["record"]["B"])))
+        return record if record.expires_at > time.time() else None
 
     def replace(self, record: TaskRecord, expected_version: int) -> bool:
         try:
@@ -65,7 +67,7 @@ class DynamoDBTaskStore(TaskStore):
             "status": {"S": record.status},
             "tool": {"S": record.tool},
             "updated_at": {"N": repr(record.updated_at)},
-            "expires_at": {"N": str(int(record.expires_at) + 1)},
+            "expires_at": {"N": str(math.ceil(record.expires_at))},
             "record": {"B": body},
         }
         try:

@@ -126,8 +126,7 @@ class TaskLifecycle:
         try:
             return self.change(task_id, decide)[1]
         except RecordTooLarge as exc:
-            too_large = failed(INTERNAL_ERROR, f"The result is too large to keep as a task result ({exc})")
-            return self.change(task_id, lambda record: _owns(record, run, worker) and _apply(too_large, record))[1]
+            return self.finish(task_id, run, worker, failed(INTERNAL_ERROR, f"The result is too large to keep ({exc})"))
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -152,11 +151,6 @@ class TaskLifecycle:
 
 def _owns(record: TaskRecord, run: int, worker: str) -> bool:
     return record.status == "working" and record.run == run and record.worker == worker
-
-
-def _apply(outcome: Callable[[TaskRecord], None], record: TaskRecord) -> bool:
-    outcome(record)
-    return True
 
 
 # -- outcomes of a run ---------------------------------------------------------------------------------
