@@ -14,12 +14,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Annotations, Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib.database import McpDatabase
-from constructs_lib.lambda_service import McpLambdaService
+from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
+
+#: The tools of ``lambdas/messaging/server.py``: one line each on the dashboard (a test keeps them in sync).
+MESSAGING_TOOLS = ("post_message", "get_messages")
 
 
 class McpMessagingStack(Stack):
@@ -27,6 +32,9 @@ class McpMessagingStack(Stack):
 
     :param url_auth_type: who may call the Function URL. Default: ``FunctionUrlAuthType.AWS_IAM``;
         ``NONE`` synthesizes with a warning, as the server then writes for anyone.
+    :param endpoint: another endpoint instead of the Function URL, e.g. ``McpEndpoint.rest_api(
+        authorization_type=AuthorizationType.IAM)``; not together with ``url_auth_type``. Default: none.
+    :param alarm_topic: where the service's alarms notify. Default: none.
     :param database_props: keyword props for ``McpDatabase`` (``multi_az``, ``deletion_protection``,
         ``removal_policy``, ...). Default: its production defaults.
     :param kwargs: ``Stack`` props (``env``, ``description``, ...).
@@ -37,7 +45,9 @@ class McpMessagingStack(Stack):
         scope: Construct,
         id: str,
         *,
-        url_auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM,
+        url_auth_type: lambda_.FunctionUrlAuthType | None = None,
+        endpoint: McpEndpoint | None = None,
+        alarm_topic: sns.ITopic | None = None,
         database_props: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -50,26 +60,31 @@ class McpMessagingStack(Stack):
             service="messaging",
             handler="messaging.server.handler",
             url_auth_type=url_auth_type,
+            endpoint=endpoint,
             vpc=self.database.vpc,
             vpc_subnets=self.database.application_subnets,
+            tools=MESSAGING_TOOLS,
+            alarm_topic=alarm_topic,
         )
         self.database.connect_service(self.messaging)
-        if url_auth_type == lambda_.FunctionUrlAuthType.NONE:
+        public = (
+            url_auth_type == lambda_.FunctionUrlAuthType.NONE
+            or (endpoint is not None and endpoint.url_auth_type == lambda_.FunctionUrlAuthType.NONE)
+            or (
+                endpoint is not None
+                and endpoint.rest_api_props is not None
+                and endpoint.rest_api_props["authorization_type"] == apigw.AuthorizationType.NONE
+            )
+        )
+        if public:
             Annotations.of(self.messaging).add_warning_v2(
                 "mcp:publicWriteAccess",
-                "the messaging URL has no authentication: anyone on the internet can post messages",
+                "the messaging endpoint has no authentication: anyone on the internet can post messages",
             )
 
         self.migrations = self.database.add_migrations(service="messaging")
         self.messaging.alias.node.add_dependency(self.migrations)
 
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Messaging errors", left=[self.messaging.metric_errors()], width=12),
-            cloudwatch.GraphWidget(
-                title="Messaging duration (p99, ms)",
-                left=[self.messaging.metric_duration(statistic="p99")],
-                width=12,
-            ),
-        )
+        # One dashboard: the service's own (see constructs_lib.monitoring), plus the database's row.
+        self.dashboard: cloudwatch.Dashboard = self.messaging.dashboard
         self.dashboard.add_widgets(*self.database.dashboard_widgets())

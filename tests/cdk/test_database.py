@@ -165,6 +165,7 @@ def test_read_secret_grants_the_secret_and_names_it(stack: cdk.Stack) -> None:
         code=lambda_.Code.from_inline("x = 1"),
         vpc=db.vpc,
         vpc_subnets=db.application_subnets,
+        request_state_secret=False,  # its own secret's grant would merge into the statement asserted below
     )
 
     # When it is connected with read_secret and a user of its own

@@ -179,7 +179,9 @@ def test_grants_to_the_service_go_to_its_function_role(stack: cdk.Stack) -> None
         "AWS::IAM::Policy",
         {
             "Roles": [role],
-            "PolicyDocument": {"Statement": [Match.object_like({"Action": "ssm:GetParameter", "Resource": "*"})]},
+            "PolicyDocument": {
+                "Statement": Match.array_with([Match.object_like({"Action": "ssm:GetParameter", "Resource": "*"})])
+            },
         },
     )
 
