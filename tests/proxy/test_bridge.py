@@ -1,13 +1,13 @@
 """The proxy between the SDK's stdio client and the local Lambda servers, in every protocol mode.
 
 The proxy runs as a subprocess, exactly as a desktop client launches it; the servers are the project's
-Lambda handlers behind `LocalServer` (real HTTP -> Function URL event -> handler). The messaging
-service needs PostgreSQL: `DATABASE_URL` when set, else LocalServer's embedded one.
+Lambda handlers behind `LocalServer` (real HTTP -> Function URL event -> handler), run by conftest.py
+in a process of their own. The messaging service needs PostgreSQL: `DATABASE_URL` when set, else
+LocalServer's embedded one.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 
@@ -16,12 +16,11 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from devserver.http_server import LocalServer
+from tests.proxy.conftest import start_local_servers
 from tests.proxy.helpers import proxied_client, proxy_env, run_proxy
 
 PROTOCOLS = ["auto", "legacy", "2026-07-28"]
 CLIENT_MODES = ["legacy", "auto"]
-SERVICES = {"weather": "weather.server:handler", "messaging": "messaging.server:handler"}
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 
@@ -33,19 +32,6 @@ def expected_version(protocol: str, client_mode: str) -> str:
     return "2025-11-25"
 
 
-@pytest.fixture(scope="module")
-def local_server():
-    saved = os.environ.get("DATABASE_URL")
-    try:
-        with LocalServer(port=0, services=SERVICES) as server:
-            yield server
-    finally:  # LocalServer exports the URL it chose; leave the environment as other tests expect it
-        if saved is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = saved
-
-
 @pytest.fixture
 def env(tmp_path):
     return proxy_env(tmp_path / "config")
@@ -53,8 +39,8 @@ def env(tmp_path):
 
 @pytest.mark.parametrize("client_mode", CLIENT_MODES)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_weather_tools_through_the_proxy(local_server, env, tmp_path, protocol, client_mode):
-    url = local_server.url("weather")
+def test_weather_tools_through_the_proxy(local_servers, env, tmp_path, protocol, client_mode):
+    url = local_servers.url("weather")
 
     async def scenario():
         async with Client(url) as direct:
@@ -80,8 +66,8 @@ def test_weather_tools_through_the_proxy(local_server, env, tmp_path, protocol, 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_messaging_tools_through_the_proxy(local_server, env, tmp_path, protocol):
-    url = local_server.url("messaging")
+def test_messaging_tools_through_the_proxy(local_servers, env, tmp_path, protocol):
+    url = local_servers.url("messaging")
     text = f"through the proxy ({protocol}) {uuid.uuid4().hex[:8]}"
     key = f"proxy-{uuid.uuid4().hex}"
 
@@ -130,14 +116,13 @@ def test_unknown_host_is_one_line_too(env):
 
 def test_server_lost_mid_session_answers_errors_and_keeps_the_proxy(env, tmp_path):
     """A proxy outlives its server's outages: failed calls get a JSON-RPC error, not a dead connection."""
-    server = LocalServer(port=0, services={"weather": "weather.server:handler"})
+    server = start_local_servers({"weather": "weather.server:handler"})
     url = server.url("weather")
-    server.__enter__()
 
     async def scenario():
         async with proxied_client("weather", url, env=env, stderr=tmp_path / "stderr", mode="legacy") as client:
             await client.list_tools()
-            server.close()
+            server.stop()
             with pytest.raises(MCPError) as first:
                 await client.call_tool("get_weather", {"city": "Oslo"})
             with pytest.raises(MCPError) as second:
@@ -147,7 +132,7 @@ def test_server_lost_mid_session_answers_errors_and_keeps_the_proxy(env, tmp_pat
     try:
         first, second = anyio.run(scenario)
     finally:
-        server.close() if server.httpd.socket.fileno() != -1 else None
+        server.stop()
     for error in (first, second):
         assert error.code == -32603
         assert error.message.startswith(f"mcp-lambda-proxy: cannot reach {url}: ")

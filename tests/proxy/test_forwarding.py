@@ -31,7 +31,6 @@ from mcp_types import (
 )
 from pydantic import TypeAdapter
 
-from devserver.http_server import LocalServer
 from tests.proxy.helpers import RawPeer, proxied_client, proxy_env
 from tests.proxy.servers import RichServer
 
@@ -41,9 +40,8 @@ RAW = TypeAdapter(dict[str, Any])
 
 
 @pytest.fixture(scope="module")
-def conformance_server():
-    with LocalServer(port=0, services={"conformance": "conformance.server:handler"}) as server:
-        yield server.url("conformance")
+def conformance_server(local_servers):
+    return local_servers.url("conformance")
 
 
 @pytest.fixture(scope="module")
