@@ -11,11 +11,12 @@ SERVICES: dict[str, str] = {
     "messaging": "messaging.server:handler",
     "secure-messaging": "secure_messaging.server:handler",
     "conformance": "conformance.server:handler",
+    "reports": "reports.server:handler",
 }
 
 # Services that need the database, and the migrations that make their schema (secure-messaging shares the
-# messaging channel's table).
-DATABASE_SERVICES = {"messaging", "secure-messaging"}
+# messaging channel's table; reports reads it).
+DATABASE_SERVICES = {"messaging", "secure-messaging", "reports"}
 MIGRATIONS = ("messaging/migrations",)
 
 # What a local server trusts by default: loopback hosts on any port, and pages served from loopback

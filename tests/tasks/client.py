@@ -8,6 +8,7 @@ returns its result, so `client.call_tool(...)` returns the final `CallToolResult
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -56,16 +57,22 @@ class TasksClient(ClientExtension):
     def __init__(self, max_poll_seconds: float = 0.5) -> None:
         self.max_poll_seconds = max_poll_seconds
         self.polls: list[DetailedTask] = []
+        self.poll_seconds: list[float] = []
         self.handles: list[TaskHandle] = []
+        self.handled_at: list[float] = []
+        """`time.monotonic()` when each CreateTaskResult arrived."""
 
     def claims(self) -> Sequence[ResultClaim[Any]]:
         return (ResultClaim(result_type="task", model=TaskHandle, resolve=self._follow),)
 
     async def _follow(self, handle: TaskHandle, ctx: ClaimContext) -> CallToolResult:
         self.handles.append(handle)
+        self.handled_at.append(time.monotonic())
         interval = min((handle.poll_interval_ms or 1000) / 1000, self.max_poll_seconds)
         while True:
+            started = time.monotonic()
             task = await ctx.session.send_request(GetTask(params=TaskRefParams(task_id=handle.task_id)), DetailedTask)
+            self.poll_seconds.append(time.monotonic() - started)
             self.polls.append(task)
             if task.status == "completed":
                 return CallToolResult.model_validate(task.result or {})
