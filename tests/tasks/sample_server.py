@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult, TextContent
 
 from mcp_lambda import new_server
+from mcp_lambda.auth import token_payload
 from mcp_lambda.tasks import Tasks
 
 TASKS = "io.modelcontextprotocol/tasks"
@@ -35,6 +37,25 @@ def build(tasks: Tasks) -> MCPServer[Any]:
     def only_as_task() -> str:
         """Refuses to run synchronously."""
         return "ran as a task"
+
+    @tasks.tool(server)
+    def confirm(filename: str, ctx: Context) -> CallToolResult | InputRequiredResult:
+        """Asks twice from inside the task under the same key, keeping its own state between the rounds."""
+        answer = (ctx.input_responses or {}).get("sure")
+        rounds = int(ctx.request_state or 0)
+        if rounds < 2:
+            if rounds and not (isinstance(answer, ElicitResult) and answer.action == "accept"):
+                raise ValueError("the answer to the previous round did not arrive")
+            question = ElicitRequest(params=ElicitRequestFormParams(
+                message=f"Really delete {filename}? (round {rounds + 1})",
+                requested_schema={"type": "object", "properties": {"sure": {"type": "boolean"}}}))
+            return InputRequiredResult(input_requests={"sure": question}, request_state=str(rounds + 1))
+        return CallToolResult(content=[TextContent(type="text", text=f"{filename} deleted after {rounds} rounds")])
+
+    @tasks.tool(server)
+    def whoami(ctx: Context) -> str:
+        """The verified email of the caller, as the tool sees it."""
+        return (token_payload(ctx) or {}).get("email", "anonymous")
 
     @server.tool()
     def plain() -> str:
