@@ -131,7 +131,8 @@ class McpLambdaRuntime:
         if tasks is not None:
             tasks.release(self)  # local task workers this environment started stop with it
         loop, task = self._loop, self._lifespan_task
-        if loop is None or loop.is_closed():
+        # A loop running in another thread is a local task worker still busy at exit: it ends with the process.
+        if loop is None or loop.is_closed() or loop.is_running():
             return
         if task is not None and self._stop is not None:
             self._stop.set()

@@ -72,8 +72,9 @@ class LocalTaskRunner:
         finally:
             environment.close()
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the workers once their current task ends (cancelled tasks end at the next heartbeat)."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the workers: idle ones at once; a busy one is waited for `timeout` seconds (a cancelled task
+        ends at its next heartbeat), then left to end with the process, its task with the in-memory store."""
         with self._lock:
             if self._closed:
                 return
