@@ -491,10 +491,14 @@ class ProxyAuth(httpx2.Auth):
                     request.headers.pop("Authorization", None)
                     yield request
                 return
-            if rejected is not None and not step_up and self.context.current_tokens is not None:
-                # A token the server refused: try its refresh token before anything else. (An expiry in
-                # the past; the provider reads 0 as "never expires".) A token refused for its scope
-                # (403) stays: the provider sends it again to read the scope the server wants.
+            if (
+                self.context.current_tokens is not None
+                and not step_up
+                and (rejected is not None or self.context.can_refresh_token())
+            ):
+                # A token the server refused, or one about to expire: refresh it before anything else
+                # (an expiry in the past: the provider reads 0 as "never expires"). A token refused
+                # for its scope (403) stays: the provider sends it again to read the scope wanted.
                 self.context.token_expiry_time = 1.0
             request.headers.pop("Authorization", None)
             sign_ins = self.sign_ins

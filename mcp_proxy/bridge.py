@@ -170,6 +170,8 @@ class Bridge:
         self._negotiation = anyio.Lock()
         self._initialized_forwarded: anyio.Event | None = None
         self._sdk_sent_initialized = False
+        self._closing = anyio.Event()
+        self._closed = anyio.Event()
 
     # -- the upstream connection ---------------------------------------------------------------------
 
@@ -183,20 +185,30 @@ class Bridge:
         """Hold the upstream transport and session; they are entered and left by this one task."""
         capabilities = peer.capabilities
         sampling = capabilities.get("sampling")
-        async with streamable_http_client(self.url, http_client=self.http_client) as (read_stream, write_stream):
-            inner = JSONRPCDispatcher(read_stream, write_stream, on_stream_exception=self._stream_exception)
-            tap = _Tap(inner, self._from_server_request, self._from_server_notification)
-            session = ClientSession(
-                dispatcher=tap,
-                client_info=peer.client_info,
-                sampling_callback=_not_used if sampling is not None else None,
-                sampling_capabilities=_model_or_none(types.SamplingCapability, sampling),
-                elicitation_callback=_not_used if "elicitation" in capabilities else None,
-                list_roots_callback=_not_used if "roots" in capabilities else None,
-            )
-            async with session:
-                task_status.started(session)
-                await anyio.sleep_forever()
+        try:
+            async with streamable_http_client(self.url, http_client=self.http_client) as (read_stream, write_stream):
+                inner = JSONRPCDispatcher(read_stream, write_stream, on_stream_exception=self._stream_exception)
+                tap = _Tap(inner, self._from_server_request, self._from_server_notification)
+                session = ClientSession(
+                    dispatcher=tap,
+                    client_info=peer.client_info,
+                    sampling_callback=_not_used if sampling is not None else None,
+                    sampling_capabilities=_model_or_none(types.SamplingCapability, sampling),
+                    elicitation_callback=_not_used if "elicitation" in capabilities else None,
+                    list_roots_callback=_not_used if "roots" in capabilities else None,
+                )
+                async with session:
+                    task_status.started(session)
+                    await self._closing.wait()
+        finally:  # after the transport's exit, which ends a stateful server's session (DELETE)
+            self._closed.set()
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Leave the upstream session in order (a stateful server is told the session ends), then return."""
+        self._closing.set()
+        if self.session is not None:
+            with anyio.move_on_after(timeout):
+                await self._closed.wait()
 
     async def _stream_exception(self, exc: Exception) -> None:
         log.debug("upstream transport: %r", exc)

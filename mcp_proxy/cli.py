@@ -264,6 +264,7 @@ async def serve(args: argparse.Namespace) -> int:
                         task_group=tg,
                     )
                     await downstream.run(bridge.on_request, bridge.on_notify)
+                    await bridge.aclose()  # the desktop client closed stdin: end the server's session too
                     tg.cancel_scope.cancel()
         return 0
     finally:

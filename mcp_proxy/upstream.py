@@ -69,7 +69,16 @@ class ProxyHttpClient(httpx2.AsyncClient):
 
     async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
         try:
-            return await super().send(request, **kwargs)
+            response = await super().send(request, **kwargs)
+            if kwargs.get("stream") and not _is_event_stream(response):
+                # A JSON body is read here, so a connection lost mid-body is answered like any other
+                # failure instead of escaping from the transport; event streams stay streamed.
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
         except httpx2.TransportError as exc:
             where = display_url(exc.request.url if _has_request(exc) else request.url)
             message = f"cannot reach {where}: {describe_transport_error(exc)}"
@@ -91,6 +100,10 @@ class ProxyHttpClient(httpx2.AsyncClient):
             log.warning("%s", message)
         self._reported[f"{kind} {where}"] = now
         return failure_response(request, kind, f"{PROG}: {message}", status)
+
+
+def _is_event_stream(response: httpx2.Response) -> bool:
+    return response.headers.get("content-type", "").partition(";")[0].strip().lower() == "text/event-stream"
 
 
 def _has_request(exc: httpx2.TransportError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -86,14 +88,12 @@ class RawPeer:
     def __init__(self, process: Any) -> None:
         self.process = process
         self.inbox: list[dict[str, Any]] = []
-        self._arrived = None
+        self._arrived = anyio.Event()
         self._next_id = 0
 
     @classmethod
     @asynccontextmanager
     async def start(cls, name: str, url: str, *extra: str, env: dict[str, str], stderr: Path) -> AsyncIterator[RawPeer]:
-        import anyio
-
         with stderr.open("a", encoding="utf-8") as errlog:
             process = await anyio.open_process(
                 [sys.executable, *proxy_args(name, url, *extra)],
@@ -101,7 +101,6 @@ class RawPeer:
             )
             async with process:
                 peer = cls(process)
-                peer._arrived = anyio.Event()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(peer._read)
                     try:
@@ -113,10 +112,6 @@ class RawPeer:
                         tg.cancel_scope.cancel()
 
     async def _read(self) -> None:
-        import json
-
-        import anyio
-
         buffer = b""
         async for chunk in self.process.stdout:
             buffer += chunk
@@ -128,13 +123,9 @@ class RawPeer:
                     self._arrived = anyio.Event()
 
     async def send(self, message: dict[str, Any]) -> None:
-        import json
-
         await self.process.stdin.send((json.dumps(message) + "\n").encode())
 
     async def next(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
-        import anyio
-
         with anyio.fail_after(timeout):
             while True:
                 for message in self.inbox:

@@ -8,7 +8,10 @@ LocalServer's embedded one.
 
 from __future__ import annotations
 
+import json
 import socket
+import socketserver
+import threading
 import uuid
 
 import anyio
@@ -139,3 +142,57 @@ def test_server_lost_mid_session_answers_errors_and_keeps_the_proxy(env, tmp_pat
     stderr = (tmp_path / "stderr").read_text()
     assert stderr.count("cannot reach") == 1, "one line per outage, not one per request"
     assert "Traceback" not in stderr
+
+
+class _CutShort(socketserver.StreamRequestHandler):
+    """A minimal legacy MCP server over HTTP/1.1 whose tools/call answer breaks off mid-body."""
+
+    def handle(self) -> None:
+        while True:
+            if not self.rfile.readline():
+                return
+            headers = {}
+            while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = self.rfile.read(int(headers.get("content-length", "0")))
+            message = json.loads(body) if body else {}
+            if "id" not in message:
+                self.wfile.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                continue
+            if message.get("method") == "tools/call":
+                self.wfile.write(b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"jsonrpc"')
+                return
+            results = {
+                "initialize": {"protocolVersion": (message.get("params") or {}).get("protocolVersion"),
+                               "capabilities": {"tools": {}}, "serverInfo": {"name": "cut-short", "version": "1"}},
+                "tools/list": {"tools": [{"name": "breaks", "inputSchema": {"type": "object"}}]},
+            }
+            payload = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": results.get(message["method"], {})})
+            self.wfile.write(
+                f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n".encode()
+                + payload.encode()
+            )
+
+
+def test_a_response_cut_short_is_an_error_not_a_lost_connection(env, tmp_path):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _CutShort)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/mcp"
+
+    async def scenario():
+        async with proxied_client("cut", url, "--protocol", "legacy", env=env, stderr=tmp_path / "stderr",
+                                  mode="legacy") as client:
+            with pytest.raises(MCPError) as cut:
+                await client.call_tool("breaks", {})
+            tools = await client.list_tools()
+            return cut.value, tools
+
+    try:
+        error, tools = anyio.run(scenario)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert error.message.startswith(f"mcp-lambda-proxy: cannot reach {url}: ")
+    assert [tool.name for tool in tools.tools] == ["breaks"], "the connection survived"

@@ -430,3 +430,19 @@ def test_error_result_of_a_client_callback(conformance_server, env, tmp_path):
 
     error = anyio.run(scenario)
     assert (error.code, error.message, error.data) == (-32042, "not now", {"reason": "busy"})
+
+
+def test_leaving_ends_the_server_s_session(rich_server, env, tmp_path):
+    """When the desktop client closes the proxy's stdin, a stateful server is told the session is over."""
+    start = len(rich_server.requests)
+
+    async def scenario():
+        async with RawPeer.start("rich", rich_server.url, "--protocol", "legacy", env=env, stderr=tmp_path / "stderr") as peer:
+            await peer.handshake()
+            await peer.request("tools/list")
+        return peer.process.returncode
+
+    assert anyio.run(scenario) == 0
+    mine = rich_server.requests[start:]
+    session = next(r["session"] for r in mine if r.get("rpc") == "tools/list")
+    assert {"http": "DELETE", "session": session} in [{"http": r["http"], "session": r["session"]} for r in mine]
