@@ -48,6 +48,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from constructs_lib.policy import acknowledge
+
 #: The MCP endpoint's path, as the runtime expects it (``MCP_PATH``).
 MCP_PATH = "mcp"
 
@@ -146,7 +148,7 @@ class McpRestApi(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=cloud_watch_role,
             # Kept on stack deletion: it is account-wide, and another stack may rely on it.
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if cloud_watch_role else None,
             domain_name=domain_name,
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
@@ -229,12 +231,33 @@ class McpRestApi(Construct):
             )
         )
 
+        for method in self.methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "MCP clients sign in with the server's own OIDC providers (RFC 9728 discovery, per-tool scopes, "
+                "several issuers), which the runtime validates; a Cognito authorizer would replace its 401 challenge",
+            )
+            if method.node.path.endswith("{proxy+}/GET") or authorization_type == apigw.AuthorizationType.NONE:
+                acknowledge(
+                    method,
+                    "AwsSolutions-APIG4",
+                    "public by design: the RFC 9728 metadata, or a server that authenticates bearer tokens itself "
+                    "(or serves public tools); the gateway adds WAF, throttling and validation in front",
+                )
+        if cloud_watch_role:
+            acknowledge(
+                self.api,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                "the account's API Gateway logging role (one per account and region, needed by access and execution "
+                "logs); AWS's policy for it covers exactly the log actions API Gateway performs",
+            )
+
         self.web_acl = _web_acl(self, service, waf_rate_limit, waf_rate_window)
         """The WAFv2 web ACL (regional) attached to the stage."""
         self.web_acl_association = wafv2.CfnWebACLAssociation(
             self, "WebAclAssociation", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
-        self.web_acl_association.node.add_dependency(self.api.deployment_stage)
 
         stack = Stack.of(self)
         # WAF requires the aws-waf-logs- prefix; the stack and path make the name unique per deployment.

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jsii
-from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Token, Tokenization, Validations
+from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -44,6 +44,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib.bundling import DEFAULT_LAMBDAS_DIR, PythonBundle, bundled_code
+from constructs_lib.policy import acknowledge, allow_cloudwatch_logs
 
 #: PostgreSQL's port; the proxy listens on it too.
 POSTGRES_PORT = 5432
@@ -67,6 +68,8 @@ _MAINTENANCE_WINDOW = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+#: The id of aws-cdk-lib's stack-wide LogRetention function (a fixed singleton id).
+_LOG_RETENTION_SINGLETON = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
 
 class _VpcFunctionHolder(Protocol):
@@ -180,19 +183,22 @@ class McpDatabase(Construct):
         self.port = POSTGRES_PORT
         self.statement_timeout_ms = statement_timeout_ms
 
+        self.encryption_key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the MCP database storage, its secret, Performance Insights and its log groups",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY if removal_policy == RemovalPolicy.DESTROY else RemovalPolicy.RETAIN,
+        )
+        """The customer managed key of the storage, the snapshots, the secret and the log groups (rotated yearly)."""
+        allow_cloudwatch_logs(self, self.encryption_key)
+
+
         self.vpc, self.database_subnets, self.application_subnets, self.secrets_manager_endpoint = self._network(
             vpc, nat_gateways, database_subnets, application_subnets, secrets_manager_endpoint, log_retention
         )
         """The VPC; the database tier; where functions that use the database run; the endpoint (or None)."""
 
-        self.encryption_key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the MCP database storage, its secret and Performance Insights",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY if removal_policy == RemovalPolicy.DESTROY else RemovalPolicy.RETAIN,
-        )
-        """The customer managed key of the storage, the snapshots and the secret (rotated yearly)."""
 
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=self.vpc, description="PostgreSQL instance", allow_all_outbound=False
@@ -238,6 +244,8 @@ class McpDatabase(Construct):
             max_allocated_storage=max_allocated_storage,
             storage_encrypted=True,
             storage_encryption_key=self.encryption_key,
+            # The proxy signs clients in with IAM; on the instance too, so no password is ever needed there.
+            iam_authentication=True,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
             backup_retention=backup_retention,
             preferred_backup_window=preferred_backup_window,
@@ -252,6 +260,26 @@ class McpDatabase(Construct):
             performance_insight_retention=(rds.PerformanceInsightRetention.DEFAULT if performance_insights else None),
         )
         """The PostgreSQL instance."""
+
+        acknowledge(
+            self.instance,
+            "AwsSolutions-RDS11",
+            "only the proxy's security group reaches the instance, in isolated subnets; a non-default port "
+            "would hide nothing from a client that is already inside (and the proxy listens on 5432 anyway)",
+        )
+        # The instance's log export retention runs through CDK's stack-wide LogRetention function.
+        log_retention_function = Stack.of(self).node.try_find_child(_LOG_RETENTION_SINGLETON)
+        if log_retention_function is not None:
+            acknowledge(
+                log_retention_function,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "aws-cdk-lib's LogRetention custom resource (the retention of the exported postgresql log)",
+            )
+            acknowledge(
+                log_retention_function,
+                "AwsSolutions-IAM5[Resource::*]",
+                "aws-cdk-lib's LogRetention custom resource sets retention on log groups RDS creates later, by name",
+            )
 
         secret = self.instance.secret
         assert secret is not None  # from_generated_secret always creates one
@@ -364,7 +392,11 @@ class McpDatabase(Construct):
             restrict_default_security_group=True,
         )
         flow_log_group = logs.LogGroup(
-            self, "FlowLogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "FlowLogGroup",
+            retention=log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         created.add_flow_log(
             "FlowLog",
@@ -379,6 +411,11 @@ class McpDatabase(Construct):
                 service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
                 subnets=application,
                 private_dns_enabled=True,
+            )
+            acknowledge(
+                endpoint,
+                "AwsSolutions-EC23",
+                "inbound 443 from the VPC's own CIDR only (a token cdk-nag cannot resolve, hence its rule error)",
             )
         return (
             created,
@@ -490,7 +527,11 @@ class McpDatabase(Construct):
         scope = Construct(self, f"Migrations-{service}")
 
         log_group = logs.LogGroup(
-            scope, "LogGroup", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            scope,
+            "LogGroup",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=self.encryption_key,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         function = lambda_.Function(
             scope,
@@ -508,6 +549,7 @@ class McpDatabase(Construct):
                 "MCP_MIGRATIONS_DIR": f"{package}/migrations",
                 "POWERTOOLS_SERVICE_NAME": f"{service}-migrations",
             },
+            environment_encryption=self.encryption_key,
             log_group=log_group,
         )
         self.connect_function(function)
@@ -516,8 +558,13 @@ class McpDatabase(Construct):
             scope,
             "Provider",
             on_event_handler=function,
+            provider_function_env_encryption=self.encryption_key,
             log_group=logs.LogGroup(
-                scope, "ProviderLogGroup", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+                scope,
+                "ProviderLogGroup",
+                retention=logs.RetentionDays.ONE_MONTH,
+                encryption_key=self.encryption_key,
+                removal_policy=RemovalPolicy.DESTROY,
             ),
         )
         migrations = CustomResource(
@@ -530,6 +577,23 @@ class McpDatabase(Construct):
         # The function reaches the database only once the proxy has its target and every security group
         # rule on the way exists; the environment variables alone order it after the proxy, not those.
         migrations.node.add_dependency(self.proxy, self.instance, self.security_group, self.proxy_security_group)
+        function_id = Stack.of(self).get_logical_id(function.node.default_child)
+        for rule, reason in (
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "a deploy-time custom resource (handler and aws-cdk-lib's provider framework) writing its own logs",
+            ),
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                "Lambda's VPC networking needs ec2 network-interface actions on '*'; AWS's policy is that minimal set",
+            ),
+            ("AwsSolutions-L1", f"{runtime.name}: the same bundle and runtime as the service it migrates"),
+            (
+                f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                "aws-cdk-lib's provider framework invokes any version of the migration handler (and only it)",
+            ),
+        ):
+            acknowledge(scope, rule, reason)
         return migrations
 
     # -- metrics and dashboards ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -40,6 +40,7 @@ from constructs import Construct
 from constructs_lib.api import DEFAULT_INTEGRATION_TIMEOUT, McpRestApi, validate_rest_api_props
 from constructs_lib.bundling import PythonBundle, bundled_code
 from constructs_lib.monitoring import McpServiceMonitoring
+from constructs_lib.policy import acknowledge, allow_cloudwatch_logs
 
 #: The CloudWatch namespace of the EMF metrics every service emits (Powertools Metrics).
 METRICS_NAMESPACE = "McpServers"
@@ -139,8 +140,8 @@ class McpLambdaService(Construct):
     ``IConnectable`` (its security groups), so ``database.grant_connect(service)`` and
     ``database.connections.allow_default_port_from(service)`` work on it directly.
 
-    Attributes: ``function``, ``alias``, ``url`` (Function URL endpoint) or ``rest_api``/``api`` (REST API
-    endpoint), ``endpoint_url``, ``log_group``, ``encryption_key``, ``request_state_secret``,
+    Attributes: ``function``, ``role``, ``alias``, ``url`` (Function URL endpoint) or ``rest_api``/``api`` (REST
+    API endpoint), ``endpoint_url``, ``log_group``, ``encryption_key``, ``request_state_secret``,
     ``monitoring``, ``dashboard``, ``provisioned_scaling``.
 
     :param scope: the parent construct.
@@ -271,7 +272,7 @@ class McpLambdaService(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         """The key of the environment variables, the log groups and the ``requestState`` secret."""
-        _allow_cloudwatch_logs(self, self.encryption_key)
+        allow_cloudwatch_logs(self, self.encryption_key)
 
         self.log_group = logs.LogGroup(
             self,
@@ -299,9 +300,32 @@ class McpLambdaService(Construct):
         self.metrics_service = variables["POWERTOOLS_SERVICE_NAME"]
         """The ``service`` dimension of the runtime's EMF metrics (``POWERTOOLS_SERVICE_NAME``)."""
 
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of the {service} MCP server",
+        )
+        """The function's execution role: it may write to ``log_group`` and nothing else until granted more."""
+        # Instead of AWSLambdaBasicExecutionRole (any log group of the account): this log group only.
+        self.log_group.grant_write(self.role)
+        if vpc is not None:
+            # The elastic network interfaces Lambda manages in the VPC need ec2:*NetworkInterface* on "*"
+            # (the interfaces do not exist before); AWS maintains that exact set in this managed policy.
+            self.role.add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+            )
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                "Lambda's VPC networking needs ec2 network-interface actions on '*' (the interfaces are created "
+                "by Lambda); the AWS managed policy is that minimal set, kept current by AWS",
+            )
+
         self.function = lambda_.Function(
             self,
             "Function",
+            role=self.role,
             description=f"MCP server {service}",
             code=code,
             handler=handler,
@@ -319,6 +343,13 @@ class McpLambdaService(Construct):
             security_groups=list(security_groups) if security_groups else None,
         )
         """The function; configure it further through its L2 API."""
+        if runtime.name != lambda_.Runtime.PYTHON_3_14.name:
+            acknowledge(
+                self.function,
+                "AwsSolutions-L1",
+                f"{runtime.name} is deliberate: the bundle's pinned wheels and shipped bytecode target the runtime "
+                "the project tests locally; pass runtime=Runtime.PYTHON_3_14 to move",
+            )
         if snap_start:
             Annotations.of(self.function).acknowledge_warning(
                 "@aws-cdk/aws-lambda:snapStartRequirePublish",
@@ -338,6 +369,12 @@ class McpLambdaService(Construct):
                 ),
             )
             self.request_state_secret.grant_read(self.function)
+            acknowledge(
+                self.request_state_secret,
+                "AwsSolutions-SMG4",
+                "an AES key ring, not a credential: no Secrets Manager rotation function fits it. Rotate by storing "
+                "a JSON list with the new key first (the runtime seals with the first and opens with all)",
+            )
             self.function.add_environment(REQUEST_STATE_SECRET_VARIABLE, self.request_state_secret.secret_arn)
 
         self.alias = lambda_.Alias(
@@ -516,19 +553,6 @@ class McpLambdaService(Construct):
             label="",
             period=period,
         )
-
-
-def _allow_cloudwatch_logs(scope: Construct, key: kms.IKey) -> None:
-    """Let CloudWatch Logs use ``key`` for this account's log groups in this region (its key policy)."""
-    stack = Stack.of(scope)
-    log_groups = stack.format_arn(
-        service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-    )
-    principal = iam.PrincipalWithConditions(
-        iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"),
-        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
-    )
-    key.grant(principal, "kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
 
 
 def _whole(value: int | float) -> bool:

@@ -57,3 +57,9 @@ def lambdas_tree(tmp_path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: runs an external scanner (checkov: ~1 min; its venv is created on first use); -m 'not slow' skips it"
+    )

@@ -234,16 +234,19 @@ def test_function_may_sign_in_to_the_proxy_but_not_read_the_password(
     policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [role]}})
     (policy,) = policies.values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    # Nothing on the database's secret or key: only its own requestState secret (whose key policy lets the role
-    # decrypt through Secrets Manager), and rds-db:connect.
+    # Nothing on the database's secret or key: only its own log group, its own requestState secret (whose key
+    # policy lets the role decrypt through Secrets Manager), and rds-db:connect.
     assert stack.get_logical_id(stack.database.secret.node.default_child) not in str(statements)
     assert stack.get_logical_id(stack.database.encryption_key.node.default_child) not in str(statements)
     assert [s["Action"] for s in statements] == [
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
         ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
         "rds-db:connect",
     ]
-    assert statements[0]["Resource"] == ref(stack, stack.messaging.request_state_secret)
-    assert statements[1:] == [
+    log_group_arn = {"Fn::GetAtt": [stack.get_logical_id(stack.messaging.log_group.node.default_child), "Arn"]}
+    assert statements[0]["Resource"] == log_group_arn  # its own log group, not every log group of the account
+    assert statements[1]["Resource"] == ref(stack, stack.messaging.request_state_secret)
+    assert statements[2:] == [
         {
             "Action": "rds-db:connect",
             "Effect": "Allow",
