@@ -295,8 +295,7 @@ class ProxyAuth(httpx2.Auth):
         self._id_token: str | None = None
         self._failed_sign_ins = 0
         self._last_sign_in = 0.0
-        self.sign_ins = 0  # authorization-code flows started by this process (for tests and messages)
-        self.refreshes = 0
+        self.sign_ins = 0  # authorization-code flows started by this process
         metadata = OAuthClientMetadata(
             client_name=f"{PROG} ({options.name})",
             redirect_uris=[AnyUrl(callback.redirect_uri)],
@@ -433,13 +432,15 @@ class ProxyAuth(httpx2.Auth):
     # -- choosing the bearer ---------------------------------------------------------------------------
 
     def _uses_id_token(self) -> bool:
+        """The ID token is the bearer with --bearer id_token, or against Google; the access token otherwise
+        (and whenever there is no ID token: a server that wants one then asks for a new sign-in)."""
+        if self._id_token is None or self.options.bearer == "access_token":
+            return False
         if self.options.bearer == "id_token":
             return True
-        if self.options.bearer == "access_token":
-            return False
         metadata = self.context.oauth_metadata
         issuer = str(metadata.issuer).rstrip("/") if metadata is not None else ""
-        return issuer in GOOGLE_ISSUERS and self._id_token is not None
+        return issuer in GOOGLE_ISSUERS
 
     def _bearer(self) -> str | None:
         tokens = self.context.current_tokens
@@ -463,6 +464,7 @@ class ProxyAuth(httpx2.Auth):
         bearer = self._usable_bearer()
         rejected: str | None = None
         step_up = False
+        answered = False  # whether httpx holds a response to return if nothing more is sent
         if bearer or self.context.current_tokens is None:
             # A valid token, or none at all (many servers never ask): send it as it is.
             if bearer:
@@ -470,8 +472,7 @@ class ProxyAuth(httpx2.Auth):
             response = yield request
             if not _challenged(response):
                 return
-            rejected = bearer
-            step_up = response.status_code == 403
+            rejected, step_up, answered = bearer, response.status_code == 403, True
         # No token the server accepts (or an expired one): sign in or refresh, one process at a time.
         async with self.store.lock:
             self._adopt(await self._record())
@@ -481,14 +482,12 @@ class ProxyAuth(httpx2.Auth):
                 response = yield request
                 if not _challenged(response):
                     return
-                rejected = bearer
-                step_up = response.status_code == 403
+                rejected, step_up, answered = bearer, response.status_code == 403, True
             if self.clock() - self._last_sign_in > SIGN_IN_ATTEMPTS_RESET_SECONDS:
                 self._failed_sign_ins = 0
             if self._failed_sign_ins >= MAX_SIGN_IN_ATTEMPTS:
                 # The server keeps refusing what sign-in gets: stop asking the user, pass its answer on.
-                if rejected is None:
-                    request.headers.pop("Authorization", None)
+                if not answered:
                     yield request
                 return
             if (
@@ -555,12 +554,12 @@ class ProxyAuth(httpx2.Auth):
             return
         if not isinstance(body, dict):
             return
+        new = body.get("id_token") if isinstance(body.get("id_token"), str) else None
         if b"grant_type=refresh_token" in (request.content or b""):
-            self.refreshes += 1
-            # A refresh without a new ID token leaves the old one, which expires with the old access token.
-            self._id_token = body.get("id_token") or None
+            # OpenID Connect: a refresh may omit the ID token; the one from the sign-in still names the user.
+            self._id_token = new or self._id_token
         else:
-            self._id_token = body.get("id_token") or None
+            self._id_token = new
 
     async def _redirect(self, authorization_url: str) -> None:
         self.sign_ins += 1

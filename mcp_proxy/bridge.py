@@ -220,6 +220,8 @@ class Bridge:
         try:
             await session.discover()
         except MCPError as exc:
+            if isinstance(exc.error.data, dict) and "proxy" in exc.error.data:
+                raise  # the proxy's own failure (unreachable, sign-in failed): no answer about the revision
             if exc.code == UNSUPPORTED_PROTOCOL_VERSION:
                 supported = (exc.error.data or {}).get("supported") if isinstance(exc.error.data, dict) else None
                 if isinstance(supported, list) and not any(v in HANDSHAKE_PROTOCOL_VERSIONS for v in supported):

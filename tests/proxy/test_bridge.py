@@ -196,3 +196,22 @@ def test_a_response_cut_short_is_an_error_not_a_lost_connection(env, tmp_path):
         server.server_close()
     assert error.message.startswith(f"mcp-lambda-proxy: cannot reach {url}: ")
     assert [tool.name for tool in tools.tools] == ["breaks"], "the connection survived"
+
+
+def test_a_failed_probe_is_not_taken_for_a_legacy_server():
+    """`auto` falls back to the handshake when the server answers discover with an error, but not when the
+    proxy itself could not ask (unreachable, sign-in failed): that would only repeat the failure."""
+    from mcp_proxy.bridge import Bridge
+
+    class Unreachable:
+        async def discover(self):
+            raise MCPError(code=-32603, message="mcp-lambda-proxy: cannot reach x", data={"proxy": "unreachable"})
+
+    class Legacy:
+        async def discover(self):
+            raise MCPError(code=-32601, message="Method not found")
+
+    bridge = Bridge(name="x", url="http://x/mcp", protocol="auto", http_client=None, downstream=None, task_group=None)
+    with pytest.raises(MCPError, match="cannot reach"):
+        anyio.run(bridge._probe_modern, Unreachable())
+    assert anyio.run(bridge._probe_modern, Legacy()) is False
