@@ -27,6 +27,7 @@ log = logging.getLogger("mcp_proxy")
 DEFAULT_SIGN_IN_TIMEOUT = 300.0
 READ_TIMEOUT_SECONDS = 900.0  # a Lambda function runs for 15 minutes at most
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
+CLIENT_SECRET_ENV = "MCP_LAMBDA_PROXY_CLIENT_SECRET"
 
 DESCRIPTION = """\
 Lets a desktop MCP client that only speaks stdio (Claude Desktop, ...) use an MCP server deployed
@@ -100,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--client-metadata-url where supported",
     )
     proxy.add_argument(
-        "--client-secret", metavar="SECRET",
-        help="the secret of --client-id, if it has one; kept in the credential store, so later runs (and "
-        "the --claude entry) need only --client-id",
+        "--client-secret", metavar="SECRET", default=os.environ.get(CLIENT_SECRET_ENV) or None,
+        help=f"the secret of --client-id, if it has one (or ${CLIENT_SECRET_ENV}, which keeps it out of "
+        "process listings); kept in the credential store, so later runs (and the --claude entry) need "
+        "only --client-id",
     )
     proxy.add_argument(
         "--scope", metavar="SCOPES",
@@ -124,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--client-metadata-url", metavar="URL",
         help="an HTTPS URL where this client's OAuth metadata document is published; used as the client ID "
         "when the authorization server supports client ID metadata documents",
+    )
+    proxy.add_argument(
+        "--check", action="store_true",
+        help="instead of serving, reach the server once (signing in if it asks, and keeping the tokens), "
+        "report, and exit: sign in from a terminal before Claude Desktop starts the proxy",
     )
     proxy.add_argument(
         "--no-browser", action="store_true",
@@ -251,6 +258,10 @@ async def serve(args: argparse.Namespace) -> int:
             if problem:
                 print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
                 return 1
+            if args.check:
+                signed_in = "signed in, " if auth.context.current_tokens is not None else ""
+                print(f"{PROG}: {args.name} ({display_url(args.url)}) answers: {signed_in}ready", flush=True)
+                return 0
             log.info("serving %s (%s) on stdio", args.name, display_url(args.url))
             async with stdio_server() as (read_stream, write_stream):
                 downstream: JSONRPCDispatcher[Any] = JSONRPCDispatcher(read_stream, write_stream)
@@ -308,7 +319,14 @@ def register_with_claude(args: argparse.Namespace) -> int:
         backup = f" (previous version saved as {update.backup.name})" if update.backup else ""
         print(f"{PROG}: {verb} {path}: entry {args.name} launches the proxy for {display_url(args.url)}{backup}")
         print(f"{PROG}: restart Claude Desktop to use it")
+    check = "python -m mcp_proxy " + " ".join(_quote(a) for a in ["proxy", *forwarded, "--check"])
+    print(f"{PROG}: if the server asks for sign-in, the browser opens when Claude Desktop starts the proxy; "
+          f"to sign in now instead: {check}")
     return 0
+
+
+def _quote(argument: str) -> str:
+    return argument if re.fullmatch(r"[A-Za-z0-9_./:=@%+-]+", argument) else "'" + argument.replace("'", "'\\''") + "'"
 
 
 async def _store_client_secret(args: argparse.Namespace) -> None:

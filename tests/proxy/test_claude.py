@@ -61,6 +61,7 @@ def test_creates_the_file_with_an_entry_that_launches_the_proxy(env, config_file
     assert entry["env"]["PYTHONPATH"] == str(ROOT), "the checkout is importable from Claude's working directory"
     assert backups(config_file) == [], "nothing to back up"
     assert "restart Claude Desktop" in done.stdout
+    assert f"to sign in now instead: python -m mcp_proxy proxy weather {URL} --mode http --check" in done.stdout
 
 
 def test_keeps_every_other_entry_and_backs_up_first(env, config_file):

@@ -292,3 +292,27 @@ def test_tokens_of_another_url_are_not_sent(start_servers, env, tmp_path):
     assert not presented & set(first.authorization_server.access_tokens)
     assert second.authorization_server.count("authorize") == 1
     assert os.path.exists(tmp_path / "config" / "credentials.json")
+
+
+def test_check_signs_in_ahead_of_the_desktop_client(start_servers, env, tmp_path):
+    """`--check` from a terminal: sign in now, so the desktop client starts with the tokens in place."""
+    server = start_servers()
+    done = run_proxy("secure", server.url, "--check", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"mcp-lambda-proxy: secure ({server.url}) answers: signed in, ready"
+    assert server.authorization_server.count("authorize") == 1
+
+    env["FAKE_BROWSER_MODE"] = "ignore"  # the desktop client's start needs no browser now
+    _, result = anyio.run(use, server, env, tmp_path / "stderr")
+    assert result.structured_content == {"result": 5}
+    assert server.authorization_server.count("authorize") == 1
+
+
+def test_client_secret_from_the_environment(start_servers, env, tmp_path, config_dir):
+    server = start_servers(dcr=False)
+    server.authorization_server.register_client("pre-registered", "env-s3cret")
+    env["MCP_LAMBDA_PROXY_CLIENT_SECRET"] = "env-s3cret"
+    done = run_proxy("secure", server.url, "--client-id", "pre-registered", "--check", env=env)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((config_dir / "credentials.json").read_text())["servers"]["secure"]
+    assert record["secrets"]["client_secret"] == "env-s3cret"
