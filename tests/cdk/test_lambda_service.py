@@ -9,9 +9,9 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib.lambda_service import McpLambdaService
+from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
 
 
 @pytest.fixture
@@ -193,3 +193,135 @@ def test_without_a_vpc_it_has_no_connections_and_refuses_vpc_only_props(stack: c
     with pytest.raises(ValueError, match="need a vpc"):
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         McpLambdaService(stack, "Other", service="weather", vpc_subnets=isolated)
+
+
+# -- concurrency, SnapStart, encryption ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"snap_start": True, "provisioned_concurrency": 1},
+        {"snap_start": True, "runtime": lambda_.Runtime.PYTHON_3_11},
+        {"max_provisioned_concurrency": 5},
+        {"provisioned_concurrency": 5, "max_provisioned_concurrency": 4},
+        {"provisioned_concurrency": 2, "max_provisioned_concurrency": 10, "reserved_concurrent_executions": 8},
+        {"provisioned_concurrency": 2, "provisioned_utilization_target": 0.95, "max_provisioned_concurrency": 3},
+        {"reserved_concurrent_executions": -1},
+        {"url_auth_type": lambda_.FunctionUrlAuthType.NONE, "endpoint": None, "_both": True},
+    ],
+    ids=["snapstart+provisioned", "snapstart-py311", "max-without-min", "max-below-min", "above-reserved",
+         "utilization", "negative-reserved", "endpoint-and-url-auth"],
+)
+def test_rejects_contradictory_concurrency_props(stack: cdk.Stack, props: dict[str, Any]) -> None:
+    if props.pop("_both", False):
+        props["endpoint"] = McpEndpoint.function_url()
+    with pytest.raises(ValueError):
+        service(stack, **props)
+
+
+def test_snap_start_on_published_versions_without_provisioned_concurrency(stack: cdk.Stack) -> None:
+    weather = service(stack, snap_start=True)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::Lambda::Function", {"SnapStart": {"ApplyOn": "PublishedVersions"}})
+    template.has_resource_properties("AWS::Lambda::Alias", {"ProvisionedConcurrencyConfig": Match.absent()})
+    # CDK's "SnapStart needs published versions" warning is acknowledged: the alias always publishes one.
+    assert weather.alias.version.node.id == "CurrentVersion"
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("SnapStart only supports"))
+
+
+def test_provisioned_concurrency_scales_on_utilization_within_reserved_concurrency(stack: cdk.Stack) -> None:
+    weather = service(
+        stack, provisioned_concurrency=2, max_provisioned_concurrency=10, reserved_concurrent_executions=20
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 20})
+    template.has_resource_properties(
+        "AWS::Lambda::Alias", {"ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 2}}
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "MinCapacity": 2,
+            "MaxCapacity": 10,
+            "ScalableDimension": "lambda:function:ProvisionedConcurrency",
+            "ServiceNamespace": "lambda",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": {
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"},
+                "TargetValue": 0.7,
+            }
+        },
+    )
+    assert weather.provisioned_scaling is not None
+
+
+def test_environment_logs_and_request_state_secret_use_one_rotating_key(stack: cdk.Stack) -> None:
+    weather = service(stack)
+    template = Template.from_stack(stack)
+    key = {"Fn::GetAtt": [stack.get_logical_id(weather.encryption_key.node.default_child), "Arn"]}
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True, "PendingWindowInDays": 7})
+    template.has_resource_properties("AWS::Lambda::Function", {"KmsKeyArn": key})
+    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": key, "RetentionInDays": 30})
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"KmsKeyId": key, "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True}},
+    )
+    secret = {"Ref": stack.get_logical_id(weather.request_state_secret.node.default_child)}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"MCP_REQUEST_STATE_SECRET_ARN": secret})}},
+    )
+    # CloudWatch Logs may use the key, but only for log groups of this account and region.
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Principal": {
+                                    "Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+                                },
+                                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Match.any_value()}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_role_writes_to_its_own_log_group_only(stack: cdk.Stack) -> None:
+    weather = service(stack, request_state_secret=False)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::IAM::Role", {"ManagedPolicyArns": Match.absent()})
+    log_group = {"Fn::GetAtt": [stack.get_logical_id(weather.log_group.node.default_child), "Arn"]}
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow", "Resource": log_group}
+                ]
+            }
+        },
+    )
+
+
+def test_weather_stack_lists_the_tools_its_server_has() -> None:
+    # The dashboard's per-tool lines come from WEATHER_TOOLS; they must not drift from the server.
+    import asyncio
+
+    from stacks.messaging_stack import MESSAGING_TOOLS
+    from stacks.weather_stack import WEATHER_TOOLS
+
+    for module, expected in (("weather.server", WEATHER_TOOLS), ("messaging.server", MESSAGING_TOOLS)):
+        server = __import__(module, fromlist=["mcp"]).mcp
+        assert sorted(tool.name for tool in asyncio.run(server.list_tools())) == sorted(expected)
