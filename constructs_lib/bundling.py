@@ -26,12 +26,14 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import Annotations, AssetHashType, BundlingOptions, DockerImage, ILocalBundling, Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -187,15 +189,72 @@ def _has_requirements(path: Path) -> bool:
     return any(lines)
 
 
+@dataclass(frozen=True)
+class BundleSize:
+    """What one asset weighs: Lambda limits the unzipped size of a function's code to 250 MB."""
+
+    files: int
+    bytecode_files: int
+    unzipped_bytes: int
+    zipped_bytes: int
+
+    def describe(self, package: str) -> str:
+        return (
+            f"{package} bundle: {self.unzipped_bytes / _MIB:.1f} MiB unzipped ({self.files} files, "
+            f"{self.bytecode_files} .pyc), {self.zipped_bytes / _MIB:.1f} MiB zipped; "
+            f"Lambda allows {LAMBDA_UNZIPPED_LIMIT_BYTES / _MIB:.0f} MiB unzipped"
+        )
+
+
+#: Lambda's limit on a function's unzipped code (layers included).
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+
+_MIB = 1024 * 1024
+_measured: dict[Path, BundleSize] = {}
+
+
+def measure_bundle(directory: Path) -> BundleSize:
+    """Sizes of a bundle directory, zipped as CDK zips assets (deflate); cached per directory."""
+    directory = directory.resolve()
+    if directory not in _measured:
+        files = sorted(p for p in directory.rglob("*") if p.is_file())
+        with tempfile.TemporaryFile() as sink:
+            with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for path in files:
+                    archive.write(path, path.relative_to(directory).as_posix())
+            zipped = sink.tell()
+        _measured[directory] = BundleSize(
+            files=len(files),
+            bytecode_files=sum(1 for p in files if p.suffix == ".pyc"),
+            unzipped_bytes=sum(p.stat().st_size for p in files),
+            zipped_bytes=zipped,
+        )
+    return _measured[directory]
+
+
+def _report_size(scope: Construct, bundle: PythonBundle, directory: Path) -> None:
+    """The bundle's size as an info annotation on ``scope`` (and an error past Lambda's limit)."""
+    size = measure_bundle(directory)
+    message = size.describe(bundle.package)
+    print(f"[bundle] {message}", file=sys.stderr)
+    if size.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT_BYTES:
+        Annotations.of(scope).add_error(f"{message}: too large to deploy")
+    else:
+        Annotations.of(scope).add_info(message)
+
+
 @jsii.implements(ILocalBundling)
 class LocalPythonBundler:
     """CDK's hook into :class:`PythonBundle`: bundles in-process, so Docker is never started."""
 
-    def __init__(self, bundle: PythonBundle) -> None:
+    def __init__(self, bundle: PythonBundle, scope: Construct | None = None) -> None:
         self._bundle = bundle
+        self._scope = scope
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
         self._bundle.build(Path(output_dir))
+        if self._scope is not None:
+            _report_size(self._scope, self._bundle, Path(output_dir))
         return True
 
 
@@ -212,16 +271,30 @@ def bundled_code(scope: Construct, bundle: PythonBundle) -> lambda_.Code:
             asset_hash=bundle.placeholder_hash(),
             exclude=list(_IGNORED_NAMES),
         )
+    asset_hash = bundle.asset_hash()
+    # A bundle already staged by an earlier synth is reused without bundling: report its size from there.
+    staged = Path(Stage.of(scope).asset_outdir) / f"asset.{asset_hash}"
+    if staged.is_dir() and _bundling_requested(scope):
+        _report_size(scope, bundle, staged)
     return lambda_.Code.from_asset(
         str(bundle.lambdas_dir),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=bundle.asset_hash(),
+        asset_hash=asset_hash,
         bundling=BundlingOptions(
             # Only used if the local bundler declined, which it never does; CDK requires an image.
             image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{bundle.python_version}"),
-            local=LocalPythonBundler(bundle),
+            local=LocalPythonBundler(bundle, scope),
         ),
     )
+
+
+def _bundling_requested(scope: Construct) -> bool:
+    """Whether CDK bundles assets of ``scope``'s stack in this synth (``cdk deploy Other`` skips it)."""
+    stacks = scope.node.try_get_context("aws:cdk:bundling-stacks")
+    if stacks is None:
+        return True
+    name = Stack.of(scope).stack_name
+    return any(pattern in ("**", "*") or fnmatch.fnmatch(name, pattern) for pattern in stacks)
 
 
 def _truthy(value: object) -> bool:

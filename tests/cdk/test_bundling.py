@@ -10,7 +10,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import bundling
 from constructs_lib.bundling import PythonBundle
@@ -142,3 +142,28 @@ def test_skipped_bundling_uses_a_placeholder_hash_independent_of_the_sources(mak
     (lambdas_tree / "weather" / "server.py").write_text("# changed\n")
     assert synthesized_s3_key(make_app, lambdas_tree) == before
     assert before != real_hash_key(make_app, lambdas_tree)
+
+
+def test_bundle_size_is_reported_at_synth(make_app, lambdas_tree: Path) -> None:
+    # Given a bundle that CDK builds with the local bundler
+    app = make_app(**{bundling.SKIP_BUNDLING_CONTEXT: False})
+    stack = cdk.Stack(app, "TestStack")
+
+    # When the service is synthesized
+    McpLambdaService(stack, "Weather", service="weather", lambdas_dir=lambdas_tree)
+
+    # Then its unzipped and zipped sizes are an info annotation on the service
+    Annotations.from_stack(stack).has_info(
+        "/TestStack/Weather",
+        Match.string_like_regexp(r"^weather bundle: [\d.]+ MiB unzipped \(\d+ files, \d+ \.pyc\), [\d.]+ MiB zipped"),
+    )
+
+
+def test_bundles_past_lambdas_limit_fail_the_synth(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(bundling, "LAMBDA_UNZIPPED_LIMIT_BYTES", 10)
+    (tmp_path / "big.py").write_text("x = 1\n" * 10)
+    size = bundling.measure_bundle(tmp_path)
+    assert size.unzipped_bytes == 60 and size.files == 1 and 0 < size.zipped_bytes
+    stack = cdk.Stack(cdk.App(), "Big")
+    bundling._report_size(stack, PythonBundle("weather"), tmp_path)
+    Annotations.from_stack(stack).has_error("/Big", Match.string_like_regexp("too large to deploy"))
