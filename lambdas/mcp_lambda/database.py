@@ -150,7 +150,7 @@ class Database:
             connection = self._connected()
             try:
                 return connection.run(sql, **params)
-            except (InterfaceError, DatabaseError) as exc:
+            except (InterfaceError, DatabaseError, OSError) as exc:
                 if _is_timeout(exc):
                     raise StatementTimeout(str(exc)) from exc
                 if not _is_connection_lost(exc):
@@ -199,8 +199,10 @@ def _is_timeout(exc: Exception) -> bool:
 
 
 def _is_connection_lost(exc: Exception) -> bool:
-    if isinstance(exc, InterfaceError):
-        return True  # network error, closed socket, server gone mid-reply
+    if isinstance(exc, (InterfaceError, OSError)):
+        # pg8000 wraps most network failures in InterfaceError, but a reset read mid-reply surfaces as the
+        # socket's own ConnectionResetError.
+        return True
     code = _sqlstate(exc) or ""
     return code.startswith("08") or code in _RECONNECT_CODES
 

@@ -32,7 +32,7 @@ mcp = new_server(
 
 
 @mcp.tool()
-def post_message(
+async def post_message(
     text: MessageText,
     ctx: Context[DatabaseState, Any],
     idempotency_key: IdempotencyKey = None,
@@ -42,7 +42,7 @@ def post_message(
 
 
 @mcp.tool()
-def get_messages(
+async def get_messages(
     ctx: Context[DatabaseState, Any],
     limit: Limit = 10,
 ) -> list[Message]:

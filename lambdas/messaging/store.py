@@ -3,6 +3,10 @@
 Posting is exactly-once: every post carries an idempotency key (`ON CONFLICT DO NOTHING`), so the retry
 after a lost connection, or a client's retry with the same key, never writes the message twice. The
 table is created by `migrations/`, at deploy time, never here.
+
+The tools are `async def` and call the (blocking) driver directly. On Lambda an environment serves one
+request at a time, so there is nothing for the event loop to do meanwhile, while a plain `def` tool would
+be sent to a worker thread by the SDK on every call (about 0.7 ms each, measured with bench/).
 """
 
 from __future__ import annotations

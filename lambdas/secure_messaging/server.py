@@ -38,7 +38,7 @@ mcp = new_server(
 
 
 @mcp.tool()
-def post_message(
+async def post_message(
     text: MessageText,
     ctx: Context[DatabaseState, Any],
     idempotency_key: IdempotencyKey = None,
@@ -52,7 +52,7 @@ def post_message(
 
 
 @mcp.tool()
-def get_messages(
+async def get_messages(
     ctx: Context[DatabaseState, Any],
     limit: Limit = 10,
 ) -> list[Message]:
@@ -61,7 +61,7 @@ def get_messages(
 
 
 @mcp.tool()
-def whoami(ctx: Context[DatabaseState, Any]) -> dict[str, Any]:
+async def whoami(ctx: Context[DatabaseState, Any]) -> dict[str, Any]:
     """Who you are signed in as: the verified claims of your token (email, subject, name, issuer)"""
     claims = token_payload(ctx) or {}
     return {key: claims.get(key) for key in ("email", "sub", "name", "iss") if key in claims}

@@ -14,8 +14,10 @@ mcp = new_server(
 _CONDITIONS = ("Sunny", "Partly cloudy", "Cloudy", "Light rain", "Thunderstorms", "Fog", "Windy", "Snow")
 
 
+# `async def` although nothing is awaited: the SDK runs a plain `def` tool in a worker thread, and that hop
+# costs more than the tool itself (about 0.7 ms of a 2 ms warm call, measured with bench/).
 @mcp.tool()
-def get_weather(city: str) -> str:
+async def get_weather(city: str) -> str:
     """Returns current weather for specified city (simulated data)"""
     name = " ".join(city.split()) or "Unknown"
     # A stable digest, not hash(): Python salts str hashes per process, and answers must not change.
