@@ -81,3 +81,25 @@ def test_discovery_finds_the_jwks(issuer):
 def test_bad_configuration_fails_at_start_with_a_clear_message(raw, message):
     with pytest.raises(AuthConfigError, match=message):
         AuthConfig.from_json(raw)
+
+
+def test_provider_grants_give_scopes_to_verified_accounts(issuer):
+    check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT], allowed_domains=["company.com"],
+                      grants=["messages:write"])
+    caller = check.validate(issuer.mint("ann@company.com", iss=GOOGLE, audience=CLIENT, scopes=()))
+    assert "messages:write" in caller.scopes
+
+
+def test_cognito_resource_server_scopes_count_without_their_prefix(issuer):
+    check = validator(issuer, issuer=COGNITO, audiences=["app-client-1"])
+    token = issuer.mint("cy@company.com", iss=COGNITO, audience=None, token_use="access", client_id="app-client-1",
+                        scopes=("openid", "mcp/messages:write"))
+    assert {"mcp/messages:write", "messages:write", "openid"} <= check.validate(token).scopes
+
+
+def test_the_derived_resource_is_an_accepted_audience(issuer):
+    config = {"providers": [{"issuer": issuer.issuer, "audiences": ["c"]}]}
+    check = TokenValidator(AuthConfig.from_json(json.dumps(config)))
+    token = issuer.mint(audience="https://abc.lambda-url.eu-west-1.on.aws/mcp")
+    assert check.validate(token, "https://abc.lambda-url.eu-west-1.on.aws/mcp").subject
+    assert reason(check, token) == "wrong_audience"

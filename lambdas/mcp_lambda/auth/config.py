@@ -3,7 +3,8 @@
     {
       "resource": "https://abc.lambda-url.eu-west-1.on.aws/mcp",     # this server (RFC 8707 / RFC 9728)
       "providers": [
-        {"issuer": "https://accounts.google.com", "audiences": ["<client id>"], "allowed_domains": ["company.com"]},
+        {"issuer": "https://accounts.google.com", "audiences": ["<client id>"], "allowed_domains": ["company.com"],
+         "grants": ["messages:write"]},                              # Google ID tokens carry no scopes
         {"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_XXXX", "audiences": ["<app client id>"]},
         {"issuer": "https://login.example.com", "audiences": ["api://mcp"], "jwks_uri": "https://.../keys"}
       ],
@@ -41,6 +42,8 @@ class Provider:
     audiences: tuple[str, ...]
     jwks_uri: str | None = None
     allowed_domains: tuple[str, ...] = ()
+    grants: tuple[str, ...] = ()
+    """Scopes given to every account this provider verifies (for issuers whose tokens carry none)."""
 
     @property
     def kind(self) -> ProviderKind:
@@ -85,6 +88,7 @@ class AuthConfig:
                 audiences=tuple(audiences),
                 jwks_uri=entry.get("jwks_uri"),
                 allowed_domains=tuple(d.lower() for d in entry.get("allowed_domains") or ()),
+                grants=tuple(entry.get("grants") or ()),
             ))
         for provider in providers:
             if provider.kind != "oidc" and not provider.audiences:

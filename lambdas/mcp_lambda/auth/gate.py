@@ -83,7 +83,7 @@ class AuthGate:
             try:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise AuthFailure("malformed", "the Authorization header must be 'Bearer <token>'")
-                caller = self.validator.validate(token.strip())
+                caller = self.validator.validate(token.strip(), resource)
             except AuthFailure as failure:
                 self._log(failure.reason, failure.issuer, request, tools)
                 return Decision(self._unauthorized(resource, request_id, failure.detail, invalid=True))

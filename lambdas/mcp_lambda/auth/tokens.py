@@ -71,7 +71,8 @@ class TokenValidator:
         self.config = config
         self._keys = {p.issuer: IssuerKeys(p.issuer, p.jwks_uri) for p in config.providers}
 
-    def validate(self, token: str) -> Caller:
+    def validate(self, token: str, resource: str | None = None) -> Caller:
+        """`resource`: this server's URL, an accepted audience (RFC 8707); default the configured one."""
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthFailure("token_too_large", f"token exceeds {MAX_TOKEN_BYTES} bytes")
         try:
@@ -87,9 +88,9 @@ class TokenValidator:
         if not any(algorithm in algs for algs in _KEY_ALGORITHMS.values()):
             raise AuthFailure("alg_not_allowed", "the token's signing algorithm is not accepted", provider.issuer)
         key = self._key(provider, header, algorithm)
-        claims = self._verify(token, key, algorithm, provider)
+        claims = self._verify(token, key, algorithm, provider, resource or self.config.resource)
         self._check_provider_rules(provider, claims)
-        return Caller(claims=claims, issuer=provider.issuer, scopes=_grants(claims))
+        return Caller(claims=claims, issuer=provider.issuer, scopes=_grants(claims, provider))
 
     def _key(self, provider: Provider, header: dict[str, Any], algorithm: str) -> Any:
         kid = header.get("kid")
@@ -106,8 +107,8 @@ class TokenValidator:
             raise AuthFailure("alg_not_allowed", "the token's algorithm does not match its key", provider.issuer)
         return PyJWK(jwk, algorithm=algorithm).key
 
-    def _verify(self, token: str, key: Any, algorithm: str, provider: Provider) -> dict[str, Any]:
-        audiences = [*provider.audiences, *([self.config.resource] if self.config.resource else [])]
+    def _verify(self, token: str, key: Any, algorithm: str, provider: Provider, resource: str | None) -> dict[str, Any]:
+        audiences = [*provider.audiences, *([resource] if resource else [])]
         cognito = provider.kind == "cognito"  # Cognito access tokens carry client_id, not aud
         try:
             return jwt.decode(
@@ -151,9 +152,11 @@ class TokenValidator:
                 raise AuthFailure("domain_not_allowed", "the account's domain may not sign in here", provider.issuer)
 
 
-def _grants(claims: dict[str, Any]) -> frozenset[str]:
-    """Scopes (`scope` string or `scp` list) and groups (`cognito:groups`, `groups`) the token carries."""
-    granted: set[str] = set()
+def _grants(claims: dict[str, Any], provider: Provider) -> frozenset[str]:
+    """What the token grants: its scopes (`scope` string or `scp` list), groups (`cognito:groups`,
+    `groups`, `roles`), and the provider's `grants` for every verified account (Google ID tokens carry no
+    scopes at all). Cognito writes custom scopes as `<resource server>/<scope>`; both forms count."""
+    granted: set[str] = set(provider.grants)
     scope = claims.get("scope")
     if isinstance(scope, str):
         granted.update(scope.split())
@@ -163,4 +166,6 @@ def _grants(claims: dict[str, Any]) -> frozenset[str]:
             granted.update(str(v) for v in value)
         elif isinstance(value, str) and key == "scp":
             granted.update(value.split())
+    if provider.kind == "cognito":
+        granted.update(scope.split("/", 1)[1] for scope in list(granted) if "/" in scope)
     return frozenset(granted)
