@@ -94,12 +94,15 @@ class OidcIssuer:
         ``<issuer>/.well-known/openid-configuration``.
     :param allowed_domains: only accounts whose verified email (or Google ``hd``) is in one of these
         domains may sign in. Default: any account of the issuer.
+    :param grants: scopes given to every account the issuer verifies, for issuers whose tokens carry no
+        scopes (Google ID tokens). Default: none; the tokens' own scopes and groups only.
     """
 
     issuer: str
     audiences: Sequence[str] = ()
     jwks_uri: str | None = None
     allowed_domains: Sequence[str] = ()
+    grants: Sequence[str] = ()
 
     def to_config(self) -> dict[str, Any]:
         """The provider as ``MCP_AUTH_CONFIG`` spells it (tokens stay tokens)."""
@@ -108,6 +111,8 @@ class OidcIssuer:
             entry["jwks_uri"] = self.jwks_uri
         if self.allowed_domains:
             entry["allowed_domains"] = [_lower(d) for d in self.allowed_domains]
+        if self.grants:
+            entry["grants"] = list(self.grants)
         return entry
 
 
@@ -148,6 +153,9 @@ class McpOidcAuth(Construct):
     :param allowed_domains: the Google accounts allowed, by email domain (Google Workspace ``hd``), as in
         the guide's ``GoogleIdpConfig(allowed_domains=...)``. Default: any Google account with a verified
         email.
+    :param google_grants: scopes every accepted Google account holds (Google ID tokens carry none, so
+        without this Google users can only call tools that need sign-in alone). Requires
+        ``allowed_domains``: granting to every Google account in the world is never meant. Default: none.
     :param user_pool: trust this existing Cognito user pool's access tokens. Default: none.
     :param user_pool_client_ids: the app clients of ``user_pool`` whose tokens are accepted; required with
         ``user_pool``. Default: none.
@@ -191,6 +199,7 @@ class McpOidcAuth(Construct):
         *,
         google_client_id: str | None = None,
         allowed_domains: Sequence[str] = (),
+        google_grants: Sequence[str] = (),
         user_pool: cognito.IUserPool | None = None,
         user_pool_client_ids: Sequence[str] = (),
         create_user_pool: bool = False,
@@ -219,6 +228,7 @@ class McpOidcAuth(Construct):
         _validate(
             google_client_id=google_client_id,
             allowed_domains=allowed_domains,
+            google_grants=google_grants,
             user_pool=user_pool,
             user_pool_client_ids=user_pool_client_ids,
             create_user_pool=create_user_pool,
@@ -271,7 +281,8 @@ class McpOidcAuth(Construct):
         """Every trusted issuer, in the order of ``MCP_AUTH_CONFIG``'s ``providers``."""
         if google_client_id is not None:
             self.providers.append(
-                OidcIssuer(issuer=GOOGLE_ISSUER, audiences=[google_client_id], allowed_domains=allowed_domains)
+                OidcIssuer(issuer=GOOGLE_ISSUER, audiences=[google_client_id], allowed_domains=allowed_domains,
+                           grants=google_grants)
             )
         if self.user_pool is not None:
             self.providers.append(
@@ -552,6 +563,7 @@ def _validate(
     *,
     google_client_id: str | None,
     allowed_domains: Sequence[str],
+    google_grants: Sequence[str],
     user_pool: cognito.IUserPool | None,
     user_pool_client_ids: Sequence[str],
     create_user_pool: bool,
@@ -575,6 +587,8 @@ def _validate(
             "google_client_id must be a Google OAuth client id ('...apps.googleusercontent.com'), "
             f"got {google_client_id!r}"
         )
+    if google_grants and not allowed_domains:
+        raise ValueError("google_grants needs allowed_domains: it would grant to every Google account")
     if allowed_domains and google_client_id is None:
         raise ValueError("allowed_domains restricts Google sign-in and needs google_client_id; use "
                          "user_pool_allowed_domains or OidcIssuer(allowed_domains=...) for other issuers")

@@ -136,6 +136,8 @@ class McpSecureMessagingStack(Stack):
             **{
                 "google_client_id": google_client_id,
                 "allowed_domains": allowed_domains,
+                # Google ID tokens carry no scopes: accounts of the allowed domains may post.
+                "google_grants": [WRITE_SCOPE] if allowed_domains else [],
                 "create_user_pool": create_user_pool,
                 "oidc_issuers": oidc_issuers,
                 "scopes": [WRITE_SCOPE],

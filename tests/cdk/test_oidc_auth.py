@@ -564,3 +564,21 @@ def test_an_issuer_without_audiences_is_fine_with_a_configured_resource(stack: c
     auth = McpOidcAuth(stack, "Auth", oidc_issuers=[OidcIssuer(issuer="https://login.example.com")],
                        resource="https://mcp.example.com/mcp")
     assert auth.config["providers"] == [{"issuer": "https://login.example.com", "audiences": []}]
+
+
+def test_google_grants_reach_the_runtime_config_and_need_allowed_domains():
+    import json as _json
+
+    import aws_cdk as cdk
+    import pytest as _pytest
+
+    from constructs_lib.oidc_auth import McpOidcAuth
+
+    stack = cdk.Stack(cdk.App())
+    auth = McpOidcAuth(stack, "Auth", google_client_id="1-a.apps.googleusercontent.com",
+                       allowed_domains=["company.com"], google_grants=["messages:write"])
+    assert auth.config["providers"][0]["grants"] == ["messages:write"]
+    assert _json.loads(_json.dumps(auth.config))["providers"][0]["allowed_domains"] == ["company.com"]
+    with _pytest.raises(ValueError, match="every Google account"):
+        McpOidcAuth(cdk.Stack(cdk.App()), "Auth", google_client_id="1-a.apps.googleusercontent.com",
+                    google_grants=["messages:write"])

@@ -61,12 +61,13 @@ def test_context_adds_google_with_allowed_domains(make_app) -> None:
     app = make_app(googleClientId=GOOGLE_CLIENT, allowedDomains="company.com, example.org")
     stack = McpSecureMessagingStack(app, "WithGoogle")
 
-    # Then Google comes first, restricted to those domains, and the pool is still trusted
+    # Then Google comes first, restricted to those domains whose accounts may post, and the pool is still trusted
     providers = auth_config(Template.from_stack(stack), HANDLER)["providers"]
     assert providers[0] == {
         "issuer": "https://accounts.google.com",
         "audiences": [GOOGLE_CLIENT],
         "allowed_domains": ["company.com", "example.org"],
+        "grants": ["messages:write"],
     }
     assert providers[1]["issuer"].startswith("https://<GetAtt:")
     assert len(providers) == 2
