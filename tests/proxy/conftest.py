@@ -39,10 +39,11 @@ class LocalServers:
                 self.process.wait(10)
 
 
-def start_local_servers(services: dict[str, str]) -> LocalServers:
+def start_local_servers(services: dict[str, str], **env: str) -> LocalServers:
     process = subprocess.Popen(
         [sys.executable, str(SERVE_LOCAL), *(f"{name}={target}" for name, target in services.items())],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, **env},
     )
     for line in process.stdout:
         if line.startswith("READY "):

@@ -28,12 +28,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 import anyio
+import jwt
 import mcp_types as types
 import uvicorn
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, ListRoots, MCPServer, Resolve, Sample
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import CreateMessageResult, ListRootsResult, RequestParams, SamplingMessage, TextContent
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -120,6 +123,7 @@ class AuthorizationServer:
     rotate_refresh_tokens: bool = True
     scopes_supported: list[str] = field(default_factory=lambda: ["mcp:tools"])
     issue_id_tokens: bool = False
+    jwt_access_tokens: bool = False  # RS256 JWTs (aud = the resource) with a JWKS, instead of opaque tokens
     token_auth_methods: list[str] = field(default_factory=lambda: ["none", "client_secret_basic", "client_secret_post"])
 
     def __post_init__(self) -> None:
@@ -131,6 +135,7 @@ class AuthorizationServer:
         self._lock = threading.Lock()
         self.server = ThreadedServer(self._app())
         self.issuer = self.server.base_url
+        self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if self.jwt_access_tokens else None
 
     # -- test controls ---------------------------------------------------------------------------------
 
@@ -164,6 +169,7 @@ class AuthorizationServer:
                 Route("/authorize", self._authorize),
                 Route("/token", self._token, methods=["POST"]),
                 Route("/register", self._register, methods=["POST"]),
+                Route("/jwks", self._jwks),
             ]
         )
 
@@ -181,7 +187,15 @@ class AuthorizationServer:
         }
         if self.dcr:
             body["registration_endpoint"] = f"{self.issuer}/register"
+        if self.signing_key is not None:
+            body["jwks_uri"] = f"{self.issuer}/jwks"
         return JSONResponse(body)
+
+    async def _jwks(self, request: Request) -> Response:
+        if self.signing_key is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        key = RSAAlgorithm.to_jwk(self.signing_key.public_key(), as_dict=True)
+        return JSONResponse({"keys": [{**key, "kid": "test-key", "alg": "RS256", "use": "sig"}]})
 
     async def _register(self, request: Request) -> Response:
         if not self.dcr:
@@ -292,6 +306,12 @@ class AuthorizationServer:
 
     def _issue(self, grant: Grant, *, new_refresh: bool, refresh: str | None) -> dict[str, Any]:
         access = f"at-{secrets.token_urlsafe(16)}"
+        if self.signing_key is not None:
+            now = int(time.time())
+            claims = {"iss": self.issuer, "aud": grant.resource, "sub": "user-1", "email": grant.subject,
+                      "email_verified": True, "scope": grant.scope, "client_id": grant.client_id,
+                      "iat": now, "exp": now + self.access_ttl, "jti": secrets.token_hex(8)}
+            access = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": "test-key"})
         with self._lock:
             self.access_tokens[access] = {
                 "client_id": grant.client_id, "scope": grant.scope, "resource": grant.resource,

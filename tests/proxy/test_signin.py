@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import anyio
 import pytest
 
+from tests.proxy.conftest import start_local_servers
 from tests.proxy.helpers import proxied_client, proxy_env, run_proxy, write_fake_browser
 from tests.proxy.servers import AuthorizationServer, ProtectedServer
 
@@ -316,3 +318,38 @@ def test_client_secret_from_the_environment(start_servers, env, tmp_path, config
     assert done.returncode == 0, done.stderr
     record = json.loads((config_dir / "credentials.json").read_text())["servers"]["secure"]
     assert record["secrets"]["client_secret"] == "env-s3cret"
+
+
+def test_the_project_s_secure_server_end_to_end(env, tmp_path):
+    """Case 3 as a user meets it: the secure messaging Lambda (its sign-in gate, JWT validation against
+    the issuer's keys, per-tool scopes) behind LocalServer, reached through the proxy, which signs in."""
+    auth = AuthorizationServer(jwt_access_tokens=True, scopes_supported=["messages:write"])
+    auth.server.start()
+    local = start_local_servers(
+        {"secure-messaging": "secure_messaging.server:handler"},
+        SERVE_LOCAL_AUTH_ISSUER=auth.issuer, SERVE_LOCAL_AUTH_JWKS=f"{auth.issuer}/jwks",
+    )
+    url = local.url("secure-messaging")
+    auth.resource = url
+    text = f"signed in through the proxy {uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        async with proxied_client("secure-messaging", url, env=env, stderr=tmp_path / "stderr", mode="legacy") as client:
+            posted = await client.call_tool("post_message", {"text": text, "idempotency_key": uuid.uuid4().hex})
+            me = await client.call_tool("whoami", {})
+            tools = await client.list_tools()
+        return posted, me, tools
+
+    try:
+        posted, me, tools = anyio.run(scenario)
+    finally:
+        local.stop()
+        auth.server.stop()
+    assert posted.is_error is False, posted
+    assert posted.structured_content["text"] == text
+    assert posted.structured_content["author"] == "user@example.com", "the author comes from the verified token"
+    assert me.structured_content["email"] == "user@example.com"
+    assert {t.name for t in tools.tools} >= {"post_message", "get_messages", "whoami"}
+    assert auth.count("authorize") == 1
+    params = next(e["params"] for e in auth.events if e["kind"] == "authorize")
+    assert params["resource"] == url and "messages:write" in params["scope"].split()
