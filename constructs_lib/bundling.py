@@ -46,8 +46,13 @@ SKIP_BUNDLING_CONTEXT = "mcp:skipBundling"
 #: The package every function ships next to its service package.
 RUNTIME_PACKAGE = "mcp_lambda"
 
-#: The folder holding the runtime package, the service packages and ``requirements.txt``.
-DEFAULT_LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+#: The runtime package, the service packages and ``requirements.txt``: the checkout's ``lambdas/`` folder,
+#: or, in an installed ``constructs_lib`` (``pip install .``), the copy shipped as its package data.
+_CHECKOUT_LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+_PACKAGED_LAMBDAS_DIR = Path(__file__).resolve().parent / "lambdas"
+DEFAULT_LAMBDAS_DIR = (
+    _CHECKOUT_LAMBDAS_DIR if (_CHECKOUT_LAMBDAS_DIR / "mcp_lambda").is_dir() else _PACKAGED_LAMBDAS_DIR
+)
 
 REQUIREMENTS_FILE = "requirements.txt"
 
