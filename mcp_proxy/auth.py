@@ -103,8 +103,9 @@ class LoopbackCallback:
         self._expected_state: str | None = None
 
     @classmethod
-    async def open(cls) -> LoopbackCallback:
-        listeners = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    async def open(cls, port: int = 0) -> LoopbackCallback:
+        """Port 0: chosen now, so two proxies never collide; a fixed port for exact-match registrations."""
+        listeners = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
         listener = listeners.listeners[0]  # one address, so one listener
         return cls(listener, listener.extra(anyio.abc.SocketAttribute.local_port))
 

@@ -133,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         "report, and exit: sign in from a terminal before Claude Desktop starts the proxy",
     )
     proxy.add_argument(
+        "--callback-port", metavar="PORT", type=int, default=0,
+        help="listen for the sign-in redirect on this loopback port instead of one chosen at run time; for "
+        "authorization servers that only accept registered redirect URIs exactly (Cognito: the stack registers "
+        "http://127.0.0.1:8976/callback to :8980)",
+    )
+    proxy.add_argument(
         "--no-browser", action="store_true",
         help="do not open a browser for sign-in; only print the sign-in URL on stderr",
     )
@@ -236,7 +242,7 @@ async def serve(args: argparse.Namespace) -> int:
     from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
     store = _store(args, lock_timeout=args.sign_in_timeout + 120)
-    callback = await LoopbackCallback.open()
+    callback = await LoopbackCallback.open(args.callback_port)
     try:
         options = SignInOptions(
             name=args.name,
@@ -299,6 +305,8 @@ def register_with_claude(args: argparse.Namespace) -> int:
             forwarded += [flag, value]
     if args.sign_in_timeout != DEFAULT_SIGN_IN_TIMEOUT:
         forwarded += ["--sign-in-timeout", f"{args.sign_in_timeout:g}"]
+    if args.callback_port:
+        forwarded += ["--callback-port", str(args.callback_port)]
     if args.no_browser:
         forwarded.append("--no-browser")
     env = launcher_environment()

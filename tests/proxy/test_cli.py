@@ -92,3 +92,26 @@ def test_console_script_is_declared():
     assert project["tool"]["pytest"]["ini_options"]["pythonpath"] == ["lambdas", "."], "pytest settings kept"
     module, _, function = project["project"]["scripts"]["mcp-lambda-proxy"].partition(":")
     assert module == cli.__name__ and callable(getattr(cli, function))
+
+
+def test_a_fixed_callback_port_is_listened_on_for_exact_match_registrations():
+    import socket
+
+    import anyio
+
+    from mcp_proxy.auth import LoopbackCallback
+
+    with socket.socket() as probe:  # a port that is free right now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario():
+        callback = await LoopbackCallback.open(port)
+        try:
+            return callback.redirect_uri
+        finally:
+            await callback.aclose()
+
+    assert anyio.run(scenario) == f"http://127.0.0.1:{port}/callback"
+    args = cli.build_parser().parse_args(["proxy", "x", "https://h/mcp", "--callback-port", "8976"])
+    assert args.callback_port == 8976
