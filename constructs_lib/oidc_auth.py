@@ -34,11 +34,14 @@ from urllib.parse import urlsplit
 from aws_cdk import Annotations, Aws, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.lambda_service import METRICS_NAMESPACE, McpLambdaService
+from constructs_lib.policy import allow_cloudwatch_logs
 
 #: The environment variable the runtime reads its sign-in configuration from.
 AUTH_CONFIG_VARIABLE = "MCP_AUTH_CONFIG"
@@ -326,7 +329,8 @@ class McpOidcAuth(Construct):
             standard_attributes=cognito.StandardAttributes(
                 email=cognito.StandardAttribute(required=True, mutable=True)
             ),
-            mfa=cognito.Mfa.OPTIONAL,
+            # Administrators create the users; each sets up an authenticator app at first sign-in.
+            mfa=cognito.Mfa.REQUIRED,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             password_policy=cognito.PasswordPolicy(
                 min_length=12,
@@ -347,22 +351,33 @@ class McpOidcAuth(Construct):
         self.user_pool = pool
 
         if email_in_access_token:
+            # Like every service function: its own key for its logs, a role that writes only its log group.
+            trigger_key = kms.Key(self, "AccessTokenEmailKey", enable_key_rotation=True,
+                                  description="Encrypts the logs of the Cognito access-token trigger")
+            allow_cloudwatch_logs(self, trigger_key)
+            trigger_logs = logs.LogGroup(
+                self,
+                "AccessTokenEmailLogGroup",
+                retention=logs.RetentionDays.ONE_MONTH,
+                encryption_key=trigger_key,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            trigger_role = iam.Role(self, "AccessTokenEmailRole",
+                                    assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                                    description="Cognito access-token trigger: writes its own logs, nothing else")
+            trigger_logs.grant_write(trigger_role)
             self.pre_token_generation = lambda_.Function(
                 self,
                 "AccessTokenEmail",
                 description="Adds the user's verified email to Cognito access tokens for MCP servers",
                 code=lambda_.Code.from_inline(_ACCESS_TOKEN_EMAIL_HANDLER),
                 handler="index.handler",
-                runtime=lambda_.Runtime.PYTHON_3_13,
+                runtime=lambda_.Runtime.PYTHON_3_14,
                 architecture=lambda_.Architecture.ARM_64,
                 memory_size=128,
                 timeout=Duration.seconds(5),
-                log_group=logs.LogGroup(
-                    self,
-                    "AccessTokenEmailLogGroup",
-                    retention=logs.RetentionDays.ONE_MONTH,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
+                role=trigger_role,
+                log_group=trigger_logs,
             )
             pool.add_trigger(
                 cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG,

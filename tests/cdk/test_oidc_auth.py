@@ -400,7 +400,7 @@ def test_created_pool_is_admin_managed_with_optional_mfa_and_threat_protection(p
         "AWS::Cognito::UserPool",
         {
             "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
-            "MfaConfiguration": "OPTIONAL",
+            "MfaConfiguration": "ON",
             "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
             "UserPoolTier": "PLUS",
             "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},

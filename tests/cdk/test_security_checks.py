@@ -44,21 +44,6 @@ SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 MIN_REASON_WORDS = 6
 
 
-#: Findings on resources this harness's constructs do not own, reported to their owner and tolerated here
-#: until fixed there (never acknowledged): '<stack>: <rule> at <construct path>' for cdk-nag, and
-#: '<check id> <stack>/<resource>' for checkov. Only listed findings are tolerated; an entry that no longer
-#: occurs is harmless, but should be deleted.
-PENDING_ELSEWHERE = {
-    # constructs_lib/oidc_auth.py (McpOidcAuth): the user pool's MFA is optional, and its access-token
-    # trigger function uses CDK's default role and log group (no CMK) on python3.13.
-    "McpSecureMessagingStack: AwsSolutions-COG2 at McpSecureMessagingStack/Auth/UserPool/Resource",
-    "McpSecureMessagingStack: AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-    "AWSLambdaBasicExecutionRole] at McpSecureMessagingStack/Auth/AccessTokenEmail/ServiceRole/Resource",
-    "McpSecureMessagingStack: AwsSolutions-L1 at McpSecureMessagingStack/Auth/AccessTokenEmail/Resource",
-    "CKV_AWS_158 McpSecureMessagingStack/AWS::Logs::LogGroup.AuthAccessTokenEmailLogGroup206AA180",
-}
-
-
 @dataclass
 class Synthesized:
     stack: cdk.Stack
@@ -124,8 +109,7 @@ def test_cdk_nag_finds_nothing_unacknowledged(synthesized: list[Synthesized]) ->
         for violation in report.violations:
             for resource in violation.violating_resources:
                 finding = f"{each.stack.stack_name}: {violation.rule_name} at {resource.construct_path}"
-                if finding not in PENDING_ELSEWHERE:
-                    findings.append(f"{finding}: {violation.description}")
+                findings.append(f"{finding}: {violation.description}")
     assert findings == [], "cdk-nag findings (fix them, or acknowledge them with a reason):\n" + "\n".join(findings)
 
 
@@ -204,8 +188,7 @@ def checkov_failures(synthesized: list[Synthesized], tmp_path_factory: pytest.Te
     for report in reports if isinstance(reports, list) else [reports]:
         for failed in report.get("results", {}).get("failed_checks", []):
             where = f"{Path(failed['file_path']).name.removesuffix('.template.json')}/{failed['resource']}"
-            if f"{failed['check_id']} {where}" not in PENDING_ELSEWHERE:
-                failures.setdefault(failed["check_id"], set()).add(where)
+            failures.setdefault(failed["check_id"], set()).add(where)
     return failures
 
 
