@@ -138,7 +138,7 @@ class McpOidcAuth(Construct):
     which tools need sign-in or scopes; this construct says whose tokens count.
 
     The created user pool (``create_user_pool=True``) is for people signing in through the project's proxy
-    CLI: administrators create the users (no self sign-up), MFA by authenticator app is optional, Cognito
+    CLI: administrators create the users (no self sign-up), MFA by authenticator app is required, Cognito
     threat protection is enforced, and one public app client does the authorization-code flow with PKCE
     (no client secret; Cognito accepts PKCE on any code-flow request and checks it when a challenge was
     sent). Cognito matches callback URLs exactly, port included, and does not implement RFC 8252's "any
