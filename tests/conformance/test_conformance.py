@@ -64,18 +64,5 @@ def test_scenario(suite_runs: dict[str, tools.SuiteRun], suite: str, scenario: s
     assert checks is not None, f"{suite} wrote no results for {scenario} (exit {run.returncode}):\n{run.output[-4000:]}"
     assert checks, f"{suite} {scenario} reported no checks"
 
-    expected = EXPECTED[suite][scenario]
-    actual = tools.tracked(checks)
-    problems = []
-    for check_id, check in actual.items():
-        want = expected.get(check_id)
-        if want is None or want["status"] != check["status"]:
-            detail = check.get("errorMessage") or json.dumps(check.get("details"), default=str)[:1500]
-            problems.append(f"unexpected {check['status']}: {check_id} ({check.get('description')}): {detail}")
-    for check_id, want in expected.items():
-        if check_id not in actual:
-            problems.append(
-                f"expected {want['status']} no longer happens: {check_id} ({want['reason']}); "
-                "remove it from tests/conformance/expected-failures.json"
-            )
+    problems = tools.differences(checks, EXPECTED[suite][scenario], "tests/conformance/expected-failures.json")
     assert not problems, f"{suite} {scenario}:\n  " + "\n  ".join(problems)

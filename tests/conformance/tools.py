@@ -152,6 +152,24 @@ def tracked(checks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def differences(checks: list[dict[str, Any]], expected: dict[str, dict[str, str]], expected_file: str) -> list[str]:
+    """What a scenario's checks do that `expected` (check id -> status, reason) does not say, and back."""
+    actual = tracked(checks)
+    problems = []
+    for check_id, check in actual.items():
+        want = expected.get(check_id)
+        if want is None or want["status"] != check["status"]:
+            detail = check.get("errorMessage") or json.dumps(check.get("details"), default=str)[:1500]
+            problems.append(f"unexpected {check['status']}: {check_id} ({check.get('description')}): {detail}")
+    for check_id, want in expected.items():
+        if check_id not in actual:
+            problems.append(
+                f"expected {want['status']} no longer happens: {check_id} ({want['reason']}); "
+                f"remove it from {expected_file}"
+            )
+    return problems
+
+
 def tally(checks: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for check in checks:

@@ -35,7 +35,6 @@ EXPECTED: dict[str, dict[str, dict[str, dict[str, str]]]] = {
     suite: entry["scenarios"] for suite, entry in DATA["suites"].items()
 }
 SCENARIOS = [(suite, scenario) for suite, scenarios in EXPECTED.items() for scenario in scenarios]
-TRACKED_STATUSES = ("FAILURE", "WARNING")
 PARALLEL_SCENARIOS = 6
 _LISTED = re.compile(r"^\s+- (?P<scenario>auth/[a-z0-9-]+)(?: \[.*\])?$")
 
@@ -89,14 +88,6 @@ def auth_runs(conformance_tools: tools.Tools, tmp_path_factory: pytest.TempPathF
         return {key: future.result() for key, future in futures.items()}
 
 
-def tracked(checks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for check in checks:
-        if check.get("status") in TRACKED_STATUSES:
-            found.setdefault(check["id"], check)
-    return found
-
-
 def test_expected_file_is_well_formed() -> None:
     assert set(EXPECTED) == set(tools.SUITE_ARGS), "one entry per pinned suite version (tests/conformance/npm/)"
     for suite, scenarios in EXPECTED.items():
@@ -104,7 +95,7 @@ def test_expected_file_is_well_formed() -> None:
             assert scenario.startswith("auth/"), scenario
             for check_id, entry in checks.items():
                 where = f"{suite} {scenario} {check_id}"
-                assert entry.get("status") in TRACKED_STATUSES, where
+                assert entry.get("status") in tools.TRACKED_STATUSES, where
                 assert entry.get("reason") in REASONS, f"{where}: reason must be one of {sorted(REASONS)}"
 
 
@@ -121,19 +112,6 @@ def test_auth_scenario(auth_runs: dict[tuple[str, str], ScenarioRun], suite: str
     assert run.checks, f"{suite} {scenario} reported no checks"
     assert "SKIPPED" not in run.output.split("Checks:")[0], f"{scenario} was skipped:\n{run.output[-2000:]}"
 
-    expected = EXPECTED[suite][scenario]
-    actual = tracked(run.checks)
-    problems = []
-    for check_id, check in actual.items():
-        want = expected.get(check_id)
-        if want is None or want["status"] != check["status"]:
-            detail = check.get("errorMessage") or json.dumps(check.get("details"), default=str)[:1500]
-            problems.append(f"unexpected {check['status']}: {check_id} ({check.get('description')}): {detail}")
-    for check_id, want in expected.items():
-        if check_id not in actual:
-            problems.append(
-                f"expected {want['status']} no longer happens: {check_id} ({want['reason']}); "
-                "remove it from tests/proxy/conformance-auth-expected.json"
-            )
+    problems = tools.differences(run.checks, EXPECTED[suite][scenario], "tests/proxy/conformance-auth-expected.json")
     client = "\n".join(line for line in run.client_stderr.splitlines() if "mcp-lambda-proxy" in line)[-3000:]
     assert not problems, f"{suite} {scenario}:\n  " + "\n  ".join(problems) + f"\nproxy said:\n{client}"
