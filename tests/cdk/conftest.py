@@ -7,6 +7,7 @@ would tie the snapshots to the handler code (see ``constructs_lib.bundling``).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
+from syrupy.extensions.json import JSONSnapshotExtension
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -22,6 +25,22 @@ import aws_cdk as cdk  # noqa: E402  (after the environment variable above)
 from constructs_lib.bundling import SKIP_BUNDLING_CONTEXT  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS_HASH_PLACEHOLDER = "<sha256 of lambdas/messaging/migrations/*.sql>"
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def without_migrations_hash(template: Template) -> dict[str, Any]:
+    """The template for a snapshot: the migrations hash is asserted on its own, so that adding a migration
+    does not churn every snapshot."""
+    resources = copy.deepcopy(template.to_json())
+    for resource in resources["Resources"].values():
+        if resource["Type"] == "Custom::McpSchemaMigrations":
+            resource["Properties"]["MigrationsHash"] = MIGRATIONS_HASH_PLACEHOLDER
+    return resources
 
 
 def cdk_json_context() -> dict[str, Any]:

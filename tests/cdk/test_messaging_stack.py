@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from constructs_lib.database import migration_files_hash
 from stacks.messaging_stack import McpMessagingStack
-from tests.cdk.conftest import REPO_ROOT
-
-MIGRATIONS_HASH_PLACEHOLDER = "<sha256 of lambdas/messaging/migrations/*.sql>"
+from tests.cdk.conftest import REPO_ROOT, without_migrations_hash
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +25,6 @@ def template(stack: McpMessagingStack) -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture
-def snapshot_json(snapshot):
-    return snapshot.use_extension(JSONSnapshotExtension)
-
-
 def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
     return {"Ref": stack.get_logical_id(construct.node.default_child)}
 
@@ -45,11 +36,7 @@ def group_id(stack: cdk.Stack, security_group: Any) -> dict[str, list[str]]:
 def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
     # Then everything not asserted below is as reviewed in the snapshot. The migrations hash is asserted
     # on its own (below), so that adding a migration does not churn the snapshot.
-    resources = copy.deepcopy(template.to_json())
-    for resource in resources["Resources"].values():
-        if resource["Type"] == "Custom::McpSchemaMigrations":
-            resource["Properties"]["MigrationsHash"] = MIGRATIONS_HASH_PLACEHOLDER
-    assert resources == snapshot_json
+    assert without_migrations_hash(template) == snapshot_json
 
 
 def test_proxy_requires_tls_and_iam_auth_in_the_database_subnets(stack: McpMessagingStack, template: Template) -> None:

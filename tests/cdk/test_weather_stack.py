@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.weather_stack import McpWeatherStack
 
@@ -14,11 +13,6 @@ def template(make_app) -> Template:
     # Given the app as cdk.json configures it, when the weather stack is synthesized
     app = make_app()
     return Template.from_stack(McpWeatherStack(app, "McpWeatherStack"))
-
-
-@pytest.fixture
-def snapshot_json(snapshot):
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
