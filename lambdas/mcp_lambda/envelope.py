@@ -34,7 +34,7 @@ def version_refusal(request: HttpRequest) -> HttpResponse | None:
     version = request.header("mcp-protocol-version")
     if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS or version in MODERN_PROTOCOL_VERSIONS:
         return None
-    message = decode_body(request.body)
+    message = request.message()
     params = message.get("params") if isinstance(message, dict) else None
     meta = params.get("_meta") if isinstance(params, dict) else None
     if isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta:
@@ -51,19 +51,12 @@ def version_refusal(request: HttpRequest) -> HttpResponse | None:
     return HttpResponse(400, [("content-type", "application/json")], json.dumps(body, separators=(",", ":")).encode())
 
 
-def decode_body(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
 def classify_legacy_body(request: HttpRequest) -> HttpResponse | list[Any] | None:
     """None: pass through. A response: refuse. A list: a 2025-03-26 batch, to be served item by item."""
     version = request.header("mcp-protocol-version")
     if version in MODERN_PROTOCOL_VERSIONS:
         return None
-    message = decode_body(request.body)
+    message = request.message()
     if message is None and request.body.strip() not in (b"null",):
         return None  # not JSON: the SDK answers -32700 Parse error
     if isinstance(message, list):

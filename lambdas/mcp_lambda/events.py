@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -20,6 +21,9 @@ PayloadFormat = Literal["2.0", "1.0"]
 
 # Bodies of these types are returned as text; anything else is base64, as Lambda requires for binary data.
 _TEXT_TYPES = ("application/json", "text/", "application/problem+json", "application/xml")
+
+
+_UNPARSED: Any = object()
 
 
 class EventFormatError(ValueError):
@@ -39,6 +43,16 @@ class HttpRequest:
     request_id: str
     payload_format: PayloadFormat
     body_decode_error: bool = False
+    _message: Any = field(default=_UNPARSED, init=False, repr=False)
+
+    def message(self) -> Any:
+        """The body as JSON, parsed once however many checks read it; None when it is not JSON."""
+        if self._message is _UNPARSED:
+            try:
+                self._message = json.loads(self.body)
+            except (ValueError, RecursionError):  # huge integer literals: ValueError; deep nesting: RecursionError
+                self._message = None
+        return self._message
 
     def header(self, name: str) -> str | None:
         """First value of a header (name in lower case)."""

@@ -78,14 +78,11 @@ def mend_after_dispatch(request: HttpRequest, response: HttpResponse, settings: 
             INTERNAL_ERROR,
             f"Result too large: {len(response.body)} bytes exceeds the {settings.max_response_bytes}-byte "
             "limit of a Lambda response; ask for less (paginate or narrow the arguments)",
-            request_id=_request_id(request.body),
+            request_id=_request_id(request),
         )
     return response
 
 
-def _request_id(body: bytes) -> Any:
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
+def _request_id(request: HttpRequest) -> Any:
+    message = request.message()
     return message.get("id") if isinstance(message, dict) else None

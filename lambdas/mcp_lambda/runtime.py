@@ -30,7 +30,7 @@ from mcp_lambda.auth.config import AuthConfig, AuthConfigError
 from mcp_lambda.auth.gate import AuthGate, authenticated_user
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
-from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, decode_body, version_refusal
+from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, version_refusal
 from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
 from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
@@ -193,7 +193,7 @@ class McpLambdaRuntime:
             user, access = None, None
             if gate is not None:
                 access = gate.access
-                messages = classified if isinstance(classified, list) else [decode_body(request.body)]
+                messages = classified if isinstance(classified, list) else [request.message()]
                 decision = gate.decide(request, messages, self.settings.mcp_path)
                 if decision.refusal is not None:
                     return decision.refusal
