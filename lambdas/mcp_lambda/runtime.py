@@ -30,6 +30,7 @@ from mcp_lambda.auth.config import AuthConfig, AuthConfigError
 from mcp_lambda.auth.gate import AuthGate, authenticated_user
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
+from mcp_lambda.direct import DirectApp
 from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, version_refusal
 from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
 from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
@@ -59,6 +60,7 @@ class McpLambdaRuntime:
         snapstart.install(self.prime)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._app: Any = None
+        self._direct_app: DirectApp | None = None
         self._lifespan_task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
 
@@ -104,6 +106,7 @@ class McpLambdaRuntime:
             )
             # Taken now: the server object keeps only its most recently created session manager.
             self._session_manager = self.server.session_manager
+            self._direct_app = DirectApp(self._session_manager, self._app)
         ready = self._loop.create_future()
         self._stop = asyncio.Event()
         self._lifespan_task = self._loop.create_task(self._hold_lifespan(ready))
@@ -211,7 +214,8 @@ class McpLambdaRuntime:
         self, request: HttpRequest, path: str, user: AuthenticatedUser | None = None, access: Access | None = None
     ) -> HttpResponse:
         assert self._loop is not None
-        return self._loop.run_until_complete(call_asgi(self._app, request, path, user, access))
+        app = self._direct_app if self.settings.direct_dispatch and path == self.settings.mcp_path else self._app
+        return self._loop.run_until_complete(call_asgi(app, request, path, user, access))
 
     def _serve_batch(
         self, request: HttpRequest, items: list[Any], path: str, user: AuthenticatedUser | None,

@@ -48,6 +48,10 @@ class RuntimeSettings:
     request_state_secret_arn: str | None = None
     """MCP_REQUEST_STATE_SECRET_ARN: the same keys, read from Secrets Manager (a JSON list or a string)."""
 
+    direct_dispatch: bool = True
+    """MCP_DIRECT_DISPATCH: `0` sends every request through the SDK's full Streamable HTTP app instead of
+    handing plain requests to its request kernel directly (see direct.py); the answers are the same."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
         env = os.environ if env is None else env
@@ -59,4 +63,5 @@ class RuntimeSettings:
             max_response_bytes=int(env.get("MCP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)),
             request_state_keys=_csv(env.get("MCP_REQUEST_STATE_KEYS")),
             request_state_secret_arn=env.get("MCP_REQUEST_STATE_SECRET_ARN") or None,
+            direct_dispatch=env.get("MCP_DIRECT_DISPATCH", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
