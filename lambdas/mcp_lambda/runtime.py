@@ -16,7 +16,7 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -27,7 +27,6 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp_lambda import snapstart
 from mcp_lambda.asgi import call_asgi
 from mcp_lambda.auth.config import AuthConfig, AuthConfigError
-from mcp_lambda.auth.gate import AuthGate, authenticated_user
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
 from mcp_lambda.direct import DirectApp
@@ -37,6 +36,11 @@ from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
 from mcp_lambda.settings import RuntimeSettings
 from mcp_lambda.tasks.runner import Invocation, current_invocation, is_task_event, serving
+
+if TYPE_CHECKING:
+    # Imported where first needed: token validation (pyjwt, cryptography) costs about 60 ms of a cold start,
+    # which functions without sign-in should not pay.
+    from mcp_lambda.auth.gate import AuthGate
 
 T = TypeVar("T")
 
@@ -75,6 +79,8 @@ class McpLambdaRuntime:
     def gate(self) -> AuthGate:
         """The sign-in gate, built on first use from MCP_AUTH_CONFIG (raises AuthConfigError if unusable)."""
         if self._gate is None:
+            from mcp_lambda.auth.gate import AuthGate
+
             assert self.access is not None
             config = AuthConfig.from_env()
             if config is None:
@@ -201,6 +207,8 @@ class McpLambdaRuntime:
                 if decision.refusal is not None:
                     return decision.refusal
                 if decision.caller is not None:
+                    from mcp_lambda.auth.gate import authenticated_user
+
                     token = (request.header("authorization") or "").partition(" ")[2].strip()
                     user = authenticated_user(decision.caller, gate.resource(request, self.settings.mcp_path), token)
             if isinstance(classified, list):
