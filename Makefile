@@ -33,8 +33,10 @@ test: setup
 synth: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
+## Benchmarks: ours (bench/README.md results), then side by side with the peers (each in bench/.venvs/).
 bench: $(VENV)/.installed
 	$(PY) -m bench
+	$(PY) -m bench.side_by_side
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .tools

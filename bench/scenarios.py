@@ -4,6 +4,9 @@
 - `sdk`: the SDK's own Streamable HTTP app called directly over ASGI, stateless JSON mode, lifespan
   entered once: the bare bridge with no Lambda layer at all.
 - `ours`: the weather function's `handler(event, context)` with a Function URL event.
+
+Each setup defines `call(message) -> body`; the SDK's also `exchange(message, headers) -> (status, body)`,
+which the side-by-side benchmark (side_by_side.py) uses to ask it for protocol revisions.
 """
 
 from __future__ import annotations
@@ -50,8 +53,7 @@ async def hold():
         await stop.wait()
 loop.create_task(hold())
 loop.run_until_complete(ready)
-headers = [(k.encode(), v.encode()) for k, v in HEADERS.items()]
-async def asgi(body):
+async def asgi(body, headers):
     scope = {{"type": "http", "asgi": {{"version": "3.0"}}, "http_version": "1.1", "method": "POST", "scheme": "https",
              "path": "/mcp", "raw_path": b"/mcp", "root_path": "", "query_string": b"", "headers": headers,
              "client": ("127.0.0.1", 0), "server": ("bench", 443)}}
@@ -66,9 +68,13 @@ async def asgi(body):
     async def send(message):
         sent.append(message)
     await app(scope, receive, send)
-    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+def exchange(message, headers=HEADERS):
+    encoded = [(k.encode(), v.encode()) for k, v in headers.items()]
+    return loop.run_until_complete(asgi(json.dumps(message).encode(), encoded))
 def call(message):
-    return loop.run_until_complete(asgi(json.dumps(message).encode()))
+    return exchange(message)[1]
 """
 
 EMPTY = "pass"
