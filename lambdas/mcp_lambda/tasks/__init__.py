@@ -17,7 +17,7 @@ same function, so it may run up to the function's timeout instead of API Gateway
 
 Modules: extension.py (the protocol surface), worker.py (the asynchronous invocation), lifecycle.py (state
 transitions), store.py / dynamodb.py (where state lives), runner.py / local.py (where work runs),
-record.py (the state and its wire shapes), config.py (MCP_TASKS_* settings).
+record.py (the state and its wire shapes), config.py (MCP_TASKS_* settings), metrics.py (EMF).
 """
 
 from __future__ import annotations

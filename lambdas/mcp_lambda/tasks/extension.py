@@ -62,6 +62,7 @@ from mcp_lambda.observability import logger
 from mcp_lambda.tasks.config import TaskConfig
 from mcp_lambda.tasks.lifecycle import TaskLifecycle, failed
 from mcp_lambda.tasks.local import LocalTaskRunner
+from mcp_lambda.tasks.metrics import TaskMetrics
 from mcp_lambda.tasks.record import TaskRecord, create_task_result, detailed_task
 from mcp_lambda.tasks.runner import Invocation, LambdaTaskRunner, TaskRunner, current_invocation, serving, task_event
 from mcp_lambda.tasks.store import TaskStore, store_from_config
@@ -116,6 +117,7 @@ class Tasks(Extension):
         self._runner = runner
         self._runner_owner: Any = None
         self._support: dict[str, TaskSupport] = {}
+        self._service = "mcp"  # the server's name once a task tool is registered: the metrics' `service`
         self._lock = threading.Lock()
         self._warned = False
 
@@ -131,7 +133,8 @@ class Tasks(Extension):
     def lifecycle(self) -> TaskLifecycle:
         with self._lock:
             if self._lifecycle is None:
-                self._lifecycle = TaskLifecycle(self._store or store_from_config(self.config), self.config)
+                self._lifecycle = TaskLifecycle(self._store or store_from_config(self.config), self.config,
+                                                metrics=TaskMetrics(self._service))
             return self._lifecycle
 
     def _usable(self, invocation: Invocation | None) -> bool:
@@ -163,6 +166,7 @@ class Tasks(Extension):
         def register(fn: F) -> F:
             server.add_tool(_run_or_defer(fn), **tool_kwargs)
             self._support[tool_kwargs.get("name") or fn.__name__] = support
+            self._service = server.name
             serving[server] = self
             return fn
 
@@ -240,7 +244,7 @@ class Tasks(Extension):
             request_state=params.request_state,
         )
         # Durable before it is announced: a tasks/get right after CreateTaskResult must find it.
-        await anyio.to_thread.run_sync(self.lifecycle.store.create, record)
+        await anyio.to_thread.run_sync(self.lifecycle.create, record)
         return create_task_result(await self._dispatch(record, invocation))
 
     async def _dispatch(self, record: TaskRecord, invocation: Invocation) -> TaskRecord:

@@ -10,6 +10,9 @@ guarantees the extension needs without locks or a server that remembers anything
 - a task whose worker died is not `working` forever: each worker holds a lease it renews with heartbeats
   (and never past its invocation's deadline); the first `tasks/get` after the lease runs out records the
   task as failed, with the reason.
+
+Because every change goes through `change`, that is where the task metrics are counted (metrics.py): a
+task that ends is counted once, by the writer whose change ended it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from mcp_types import INTERNAL_ERROR
 
 from mcp_lambda.tasks.config import TaskConfig
+from mcp_lambda.tasks.metrics import TaskMetrics
 from mcp_lambda.tasks.record import PendingInput, TaskRecord
 from mcp_lambda.tasks.store import RecordTooLarge, TaskStore
 
@@ -32,10 +36,19 @@ class TaskConflict(Exception):
 
 
 class TaskLifecycle:
-    def __init__(self, store: TaskStore, config: TaskConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: TaskStore, config: TaskConfig, clock: Callable[[], float] = time.time,
+                 metrics: TaskMetrics | None = None) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        self.metrics = metrics
+        """Where tasks started, ended and running are counted; None counts nothing."""
+
+    def create(self, record: TaskRecord) -> None:
+        """Store a new task (raises TaskExists if the id is taken); it counts as started."""
+        self.store.create(record)
+        if self.metrics is not None:
+            self.metrics.started()
 
     def change(self, task_id: str, decide: Callable[[TaskRecord], bool]) -> tuple[TaskRecord | None, bool]:
         """Apply `decide` (which edits the record and says whether it did) until the write wins.
@@ -46,11 +59,13 @@ class TaskLifecycle:
             record = self.store.get(task_id)
             if record is None:
                 return None, False
-            read = record.version
+            read, was_active = record.version, record.active
             if not decide(record):
                 return record, False
             record.version, record.updated_at = read + 1, self.clock()
             if self.store.replace(record, read):
+                if was_active and not record.active and self.metrics is not None:
+                    self.metrics.ended(record.status)
                 return record, True
         raise TaskConflict(task_id)
 
@@ -104,7 +119,9 @@ class TaskLifecycle:
         return record if changed else None
 
     def heartbeat(self, task_id: str, run: int, worker: str) -> bool:
-        """Renew the lease; False when the run is no longer this worker's to finish (cancelled, expired)."""
+        """Renew the lease; False when the run is no longer this worker's to finish (cancelled, expired).
+
+        Each renewed lease also reports the task's age (`TaskRunningAge`)."""
 
         def decide(record: TaskRecord) -> bool:
             if not _owns(record, run, worker):
@@ -112,7 +129,10 @@ class TaskLifecycle:
             record.lease_until = min(self.clock() + self.config.lease_seconds, record.deadline or float("inf"))
             return True
 
-        return self.change(task_id, decide)[1]
+        record, renewed = self.change(task_id, decide)
+        if renewed and record is not None and self.metrics is not None:
+            self.metrics.running(record, self.clock())
+        return renewed
 
     def finish(self, task_id: str, run: int, worker: str, outcome: Callable[[TaskRecord], None]) -> bool:
         """Record the outcome of this worker's run, unless the task moved on (cancelled, failed meanwhile)."""
