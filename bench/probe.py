@@ -6,7 +6,8 @@ The config names either a module exposing a Lambda `handler(event, context)` (ca
 function URL event, as Lambda would) or a `setup` snippet defining `exchange(message, headers)`.
 
 mode "measure": import, first tools/list, then warm tools/call; prints perf_counter timestamps, which on
-Linux are CLOCK_MONOTONIC and so comparable with the parent's spawn time, and the peak RSS.
+Linux are CLOCK_MONOTONIC and so comparable with the parent's spawn time, the CPU time spent until the
+first answer, and the peak RSS.
 mode "protocol": the initialize and server/discover answers (also the uncounted warm-up run).
 Either way the last stdout line is `PROBE <json>`; the parent checks the answers.
 """
@@ -14,6 +15,7 @@ Either way the last stdout line is `PROBE <json>`; the parent checks the answers
 import time
 
 STARTED = time.perf_counter()  # first: everything before it is the interpreter's own start
+STARTED_CPU = time.process_time()
 
 import json  # noqa: E402
 import resource  # noqa: E402
@@ -83,6 +85,13 @@ def load(config: dict):
     return namespace["exchange"]
 
 
+def cpu() -> float:
+    """CPU seconds (user + system) so far, the stdio servers a runtime started and waited for included:
+    unlike wall time, hardly moved by whatever else the machine runs."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def text(body) -> str:
     return body.decode() if isinstance(body, bytes) else body
 
@@ -92,6 +101,7 @@ def measure(config: dict) -> dict:
     imported = time.perf_counter()
     listed = exchange(TOOLS_LIST)
     answered = time.perf_counter()
+    cold_cpu = cpu()
     exchange(TOOLS_CALL)  # the first call may still import or build something: not a warm call
     per_call = []
     for _ in range(config["calls"]):
@@ -99,7 +109,8 @@ def measure(config: dict) -> dict:
         called = exchange(TOOLS_CALL)
         per_call.append(time.perf_counter() - before)
     own, children = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return {"started": STARTED, "imported": imported, "answered": answered, "warm": sorted(per_call)[len(per_call) // 2],
+    return {"started": STARTED, "imported": imported, "answered": answered, "cpu": cold_cpu,
+            "warm": sorted(per_call)[len(per_call) // 2],
             "maxrss_kib": own, "children_maxrss_kib": children,
             "tools/list": [listed[0], text(listed[1])], "tools/call": [called[0], text(called[1])]}
 
@@ -114,7 +125,7 @@ def protocol(config: dict) -> dict:
 def main() -> None:
     config = json.loads(sys.argv[1])
     if config["mode"] == "empty":
-        result = {"started": STARTED, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+        result = {"started": STARTED, "cpu": STARTED_CPU, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     else:
         result = (measure if config["mode"] == "measure" else protocol)(config)
     print("PROBE " + json.dumps(result), flush=True)

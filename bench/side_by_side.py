@@ -110,13 +110,14 @@ def protocols(runtime: Runtime) -> dict:
 def sample(runtime: Runtime) -> dict:
     spawned, got = probe(runtime, "empty" if runtime is EMPTY else "measure")
     if runtime is EMPTY:
-        return {"cold": got["started"] - spawned, "rss": got["maxrss_kib"] / 1024}
+        return {"cold": got["started"] - spawned, "cpu": got["cpu"], "rss": got["maxrss_kib"] / 1024}
     check(runtime, got)
-    return {"import": got["imported"] - got["started"], "cold": got["answered"] - spawned, "warm": got["warm"],
+    return {"import": got["imported"] - got["started"], "cold": got["answered"] - spawned, "cpu": got["cpu"],
+            "warm": got["warm"],
             "rss": (got["maxrss_kib"] + got["children_maxrss_kib"]) / 1024}
 
 
-def measure(rounds: int) -> dict:
+def measure(rounds: int) -> tuple[dict, dict]:
     if not time.get_clock_info("perf_counter").implementation.startswith("clock_gettime(CLOCK_MONOTONIC"):
         raise SystemExit("spawn-to-answer timing needs perf_counter on the system-wide monotonic clock (Linux)")
     venvs.ensure_all({**{r.venv: r.requirements for r in ALL}, "plot": PLOT_REQUIREMENTS})
@@ -133,23 +134,27 @@ def measure(rounds: int) -> dict:
         if runtime.sized:
             code = sum(p.stat().st_size for d in runtime.code for p in d.rglob("*.py"))
             figure["size"] = (venvs.dependencies_size(runtime.venv) + code) / MiB
-    return figures
+    return figures, samples
 
 
 def table(figures: dict) -> list[str]:
     empty = figures["empty"]["cold"]
     ours = figures["ours"]
-    rows = ["| runtime | import (ms) | cold start: spawn to first tools/list (ms) | warm tools/call (ms) "
-            "| peak RSS (MiB) | dependencies (MiB) | answers initialize 2025-11-25 with | server/discover 2026-07-28 |",
-            "|---|---:|---:|---:|---:|---:|---|---|"]
+    empty_cpu = figures["empty"]["cpu"]
+    rows = ["| runtime | import (ms) | cold start: spawn to first tools/list (ms) | its CPU time (ms) "
+            "| warm tools/call (ms) | peak RSS (MiB) | dependencies (MiB) | answers initialize 2025-11-25 with "
+            "| server/discover 2026-07-28 |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for key, f in figures.items():
         if key == "empty":
-            rows.append(f"| {f['label']} | – | {f['cold'] * 1000:.1f} (1.00×) | – | {f['rss']:.0f} (1.00×) | – | – | – |")
+            rows.append(f"| {f['label']} | – | {f['cold'] * 1000:.1f} (1.00×) | {f['cpu'] * 1000:.1f} (1.00×) | – "
+                        f"| {f['rss']:.0f} (1.00×) | – | – | – |")
             continue
         warm = f"{f['warm'] * 1000:.3f} ({f['warm'] / ours['warm']:.2f}× ours)"
         size = f"{f['size']:.1f}" if "size" in f else "(our venv)"
         rows.append(f"| {f['label']} | {f['import'] * 1000:.0f} ({f['import'] / empty:.1f}× empty) "
-                    f"| {f['cold'] * 1000:.0f} ({f['cold'] / empty:.1f}× empty) | {warm} "
+                    f"| {f['cold'] * 1000:.0f} ({f['cold'] / empty:.1f}× empty) "
+                    f"| {f['cpu'] * 1000:.0f} ({f['cpu'] / empty_cpu:.1f}× empty) | {warm} "
                     f"| {f['rss']:.0f} ({f['rss'] / figures['empty']['rss']:.1f}× empty) | {size} "
                     f"| {f['initialize']} | {f['discover']} |")
     return rows
@@ -161,8 +166,10 @@ def targets(figures: dict) -> list[str]:
     fastest = min((figures[r.key] for r in PEER_RUNTIMES), key=lambda f: f["cold"])
     lines = [
         ("cold start ≤ 1.10× the bare SDK app", ours["cold"] / sdk["cold"], "×", lambda v: v <= 1.10),
+        ("the same in CPU time", ours["cpu"] / sdk["cpu"], "×", lambda v: v <= 1.10),
         (f"cold start no slower than the fastest peer ({fastest['label']})", ours["cold"] / fastest["cold"], "×",
          lambda v: v <= 1.0),
+        ("the same in CPU time", ours["cpu"] / fastest["cpu"], "×", lambda v: v <= 1.0),
         ("warm tools/call ≤ 1.20× the SDK app in-process", ours["warm"] / sdk["warm"], "×", lambda v: v <= 1.20),
         ("warm tools/call ≥ 100× faster than run-mcp-servers-with-aws-lambda", rmsl["warm"] / ours["warm"],
          "× faster", lambda v: v >= 100),
@@ -176,7 +183,7 @@ def targets(figures: dict) -> list[str]:
         f"| {name} | {value:.2f}{unit} | {'yes' if ok(value) else '**no**'} |" for name, value, unit, ok in lines]
 
 
-def write(figures: dict, rounds: int) -> str:
+def write(figures: dict, samples: dict, rounds: int) -> str:
     machine = f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
     block = "\n".join([
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench` (step `python -m bench.side_by_side --rounds {rounds}`: "
@@ -184,7 +191,7 @@ def write(figures: dict, rounds: int) -> str:
         f"median over {OURS.calls} calls, {RMSL.calls} for run-mcp-servers-with-aws-lambda; {machine}).", "",
         *table(figures), "", *targets(figures)])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "side-by-side.json").write_text(json.dumps({"rounds": rounds, "figures": figures}, indent=1))
+    (RESULTS / "side-by-side.json").write_text(json.dumps({"rounds": rounds, "figures": figures, "samples": samples}, indent=1))
     text = README.read_text()
     text = re.sub(r"(<!-- peers:start -->\n).*?(\n<!-- peers:end -->)", lambda m: m[1] + block + m[2], text, flags=re.S)
     README.write_text(text)
@@ -198,8 +205,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="fresh processes per runtime")
     parser.add_argument("--no-write", action="store_true", help="print only; leave README, results and plot alone")
     args = parser.parse_args()
-    figures = measure(args.rounds)
-    print(write(figures, args.rounds) if not args.no_write else "\n".join(table(figures) + [""] + targets(figures)))
+    figures, samples = measure(args.rounds)
+    print(write(figures, samples, args.rounds) if not args.no_write
+          else "\n".join(table(figures) + [""] + targets(figures)))
 
 
 if __name__ == "__main__":
