@@ -6,6 +6,7 @@ import os
 import aws_cdk as cdk
 
 from stacks.messaging_stack import McpMessagingStack
+from stacks.reports_stack import McpReportsStack
 from stacks.secure_messaging_stack import McpSecureMessagingStack
 from stacks.weather_stack import McpWeatherStack
 
@@ -18,5 +19,6 @@ env = cdk.Environment(account=account, region=region) if account and region else
 McpWeatherStack(app, "McpWeatherStack", env=env)
 McpMessagingStack(app, "McpMessagingStack", env=env)
 McpSecureMessagingStack(app, "McpSecureMessagingStack", env=env)
+McpReportsStack(app, "McpReportsStack", env=env)
 
 app.synth()

@@ -8,21 +8,27 @@ foreign platform directly, so the build needs neither Docker nor an arm64 machin
 Why a custom asset hash: CDK's default source hash would cover the whole ``lambdas/`` tree (tests,
 other services, ``__pycache__``) and an output hash would need a bundle on every synth. The hash here
 covers exactly what goes into the asset -- the relative paths and contents of the two packages, the
-requirements file and the pip flags -- so it is identical across runs and checkouts, changes when
-(and only when) the function's code or dependencies change, and lets CDK reuse ``cdk.out/asset.<hash>``
-instead of bundling again.
+requirements file, the pip flags and the pruning lists -- so it is identical across runs and checkouts,
+changes when (and only when) the function's code, dependencies or pruning change, and lets CDK reuse
+``cdk.out/asset.<hash>`` instead of bundling again.
 
 Why two ways to skip bundling: CDK itself skips it for stacks outside ``aws:cdk:bundling-stacks``
 (``cdk deploy OtherStack``), keeping the real hash. The context flag ``mcp:skipBundling=true`` is for
 tests: the asset is the bare service package under a placeholder hash that does not depend on the
 source, so a stack's snapshot changes when the infrastructure changes, not with every edit to a handler.
 Never deploy a stack synthesized that way; the function would lack its runtime and dependencies.
+
+Why prune: the wheels bring an ASGI server, test suites, type stubs and web assets that a Lambda function
+never loads, and bytecode for modules it never imports. :data:`PRUNED` and :data:`SOURCE_ONLY` list them,
+each with the reason it is safe; what the functions import ships, with its bytecode.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,8 +43,9 @@ from aws_cdk import Annotations, AssetHashType, BundlingOptions, DockerImage, IL
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-#: Bump when the layout of the bundle changes in a way the hashed inputs do not show.
-BUNDLER_VERSION = "1"
+#: Bump when the layout of the bundle changes in a way the hashed inputs do not show (the entries of
+#: :data:`PRUNED` and :data:`SOURCE_ONLY` are hashed). 2: dependencies pruned, bytecode only where imported.
+BUNDLER_VERSION = "2"
 
 #: Context key that replaces the bundle by the bare service package (tests only).
 SKIP_BUNDLING_CONTEXT = "mcp:skipBundling"
@@ -63,6 +70,77 @@ _CPU = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 # Left out of both the hash and the copy: bytecode from local runs and desktop litter.
 _IGNORED_NAMES = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store")
+
+
+#: Removed from the installed dependencies (paths relative to the asset root, ``fnmatch`` patterns; a
+#: directory goes with its contents), each with why no code path of the functions needs it. Applied before
+#: the runtime and service packages are copied in, so it never touches them. Nothing here is imported by
+#: ``mcp_lambda``, a service package, or a module they import; when in doubt an entry stays out of this list.
+#: boto3/botocore are not pruned because nothing installs them: ``lambdas/requirements.txt`` does not pull
+#: them in, and the code that needs them (Secrets Manager through Powertools, DynamoDB tasks, Lambda invoke,
+#: the RDS IAM token) imports the runtime's copy lazily.
+PRUNED: tuple[tuple[str, str], ...] = (
+    # The ASGI server the mcp SDK requires for ``MCPServer.run()`` (a standalone server); Lambda calls the
+    # handler, which drives the ASGI app in-process. sse_starlette imports ``uvicorn.main`` only inside
+    # ``try/except ImportError`` (to hook uvicorn's SIGTERM handler), so without it 31 modules fewer load on
+    # every cold start. click is uvicorn's CLI library; httpx2 imports it only for its ``httpx`` CLI.
+    ("uvicorn", "ASGI server for MCPServer.run(), never run in Lambda"),
+    ("uvicorn-*.dist-info", "metadata of the removed uvicorn"),
+    ("click", "CLI library of uvicorn and of httpx2's command line, neither used in Lambda"),
+    ("click-*.dist-info", "metadata of the removed click"),
+    # Served only by a Powertools REST resolver's ``enable_swagger()``; the functions use no resolver.
+    ("aws_lambda_powertools/event_handler/openapi/swagger_ui/*.min.js", "Swagger UI for enable_swagger()"),
+    ("aws_lambda_powertools/event_handler/openapi/swagger_ui/*.min.css", "Swagger UI for enable_swagger()"),
+    # The libraries' own test suites and benchmarks, imported by nothing but their test runners.
+    ("jsonschema/tests", "jsonschema's test suite"),
+    ("jsonschema/benchmarks", "jsonschema's benchmarks"),
+    ("jsonschema_specifications/tests", "jsonschema-specifications' test suite"),
+    ("referencing/tests", "referencing's test suite"),
+    # Read by type checkers only; the interpreter never imports a .pyi (``py.typed`` markers are empty).
+    ("*.pyi", "type stubs"),
+    # pip's install manifest (for uninstall; its hashes no longer match a pruned tree) and install markers.
+    # METADATA (``importlib.metadata.version``), entry_points.txt (pydantic's plugins, opentelemetry's
+    # context) and the licences stay.
+    ("*.dist-info/RECORD", "pip's uninstall manifest"),
+    ("*.dist-info/INSTALLER", "pip's install marker"),
+    ("*.dist-info/REQUESTED", "pip's install marker"),
+    # Bytecode inside a wheel (pip runs with --no-compile): stale or for another interpreter; recompiled below.
+    ("__pycache__", "bytecode shipped in a wheel"),
+    ("*/__pycache__", "bytecode shipped in a wheel"),
+)
+
+#: Installed modules shipped without bytecode (path prefixes relative to the asset root): neither the
+#: functions' import nor the request path loads them (``tests/cdk/test_bundling.py`` checks that every
+#: module loaded while serving has bytecode), and their sources stay, so a rare path that imports one
+#: still works, compiling it in memory. Bytecode shortens the cold start only for modules the import
+#: loads; for these it would add about 1 MB to the zip.
+SOURCE_ONLY: tuple[str, ...] = (
+    # Powertools' resolvers; reached only if a log record holds a pydantic model (its JSON encoder then
+    # imports ``event_handler.openapi.compat``).
+    "aws_lambda_powertools/event_handler",
+    # Powertools utilities the functions do not use (they use parameters, jmespath_utils and typing).
+    *(
+        f"aws_lambda_powertools/utilities/{name}"
+        for name in (
+            "auth_alpha",
+            "batch",
+            "circuit_breaker",
+            "data_classes",
+            "data_masking",
+            "feature_flags",
+            "idempotency",
+            "kafka",
+            "metadata",
+            "parser",
+            "streaming",
+            "validation",
+        )
+    ),
+    # cryptography loads only the ``_cffi_backend`` extension; the cffi package (with its C parser,
+    # pycparser) declares C code at build time and is imported by nothing here.
+    "cffi",
+    "pycparser",
+)
 
 
 def _is_ignored(path: Path) -> bool:
@@ -144,6 +222,10 @@ class PythonBundle:
         field(f"mcp-python-bundle/{BUNDLER_VERSION}")
         for flag in self.pip_flags():
             field(flag)
+        for pattern, _ in PRUNED:
+            field(f"prune:{pattern}")
+        for prefix in SOURCE_ONLY:
+            field(f"source-only:{prefix}")
         field(self.requirements.read_bytes())
         for relative in self.source_files():
             field(relative.as_posix())
@@ -157,6 +239,7 @@ class PythonBundle:
     def build(self, output_dir: Path) -> None:
         """Install the dependencies and copy both packages into ``output_dir`` (the asset root)."""
         self._install_requirements(output_dir)
+        prune(output_dir)
         for package in self.packages:
             shutil.copytree(
                 self.lambdas_dir / package,
@@ -184,9 +267,38 @@ class PythonBundle:
         if f"{sys.version_info.major}.{sys.version_info.minor}" != self.python_version:
             return  # this interpreter's bytecode would not be used by the Lambda runtime
         # A subprocess, not compileall's process pool: its workers would re-import the CDK app.
-        command = [sys.executable, "-m", "compileall", "-q", "-q", "-j", "0"]
+        # ``-o 0``: only the bytecode the runtime loads (no -O/-OO), whatever PYTHONOPTIMIZE says here.
+        command = [sys.executable, "-m", "compileall", "-q", "-q", "-j", "0", "-o", "0"]
+        command += ["-x", _source_only_pattern(output_dir)]
         command += ["--invalidation-mode", "unchecked-hash", str(output_dir)]
         subprocess.run(command, stdout=sys.stderr, check=False)  # a file that fails to compile stays source-only
+
+
+def prune(output_dir: Path) -> list[str]:
+    """Remove what :data:`PRUNED` lists from ``output_dir``; the removed paths, relative, sorted."""
+    patterns = [pattern for pattern, _ in PRUNED]
+    removed: list[str] = []
+    for root, dirs, files in os.walk(output_dir):
+        base = Path(root).relative_to(output_dir)
+        for name in list(dirs):
+            relative = (base / name).as_posix()
+            if any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
+                shutil.rmtree(Path(root) / name)
+                dirs.remove(name)
+                removed.append(relative + "/")
+        for name in files:
+            relative = (base / name).as_posix()
+            if any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
+                (Path(root) / name).unlink()
+                removed.append(relative)
+    return sorted(removed)
+
+
+def _source_only_pattern(output_dir: Path) -> str:
+    """compileall's ``-x`` regular expression (searched in each file's full path) for :data:`SOURCE_ONLY`."""
+    separator = r"[/\\]"
+    prefixes = "|".join(separator.join(map(re.escape, prefix.split("/"))) for prefix in SOURCE_ONLY)
+    return f"^{re.escape(str(output_dir))}{separator}(?:{prefixes})(?:{separator}|\\.py$)"
 
 
 def _has_requirements(path: Path) -> bool:

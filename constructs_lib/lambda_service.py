@@ -10,6 +10,10 @@ Why a customer managed key per service: the environment variables, the log group
 with a REST API, the access, execution and WAF logs) and the ``requestState`` key ring are encrypted
 with a key the service's account controls and can audit (CloudTrail logs every use); it rotates yearly.
 
+Long-running tools: with ``tasks=TasksOptions()`` the service keeps task state in a DynamoDB table and
+runs task tools in asynchronous invocations of itself, up to the function's timeout (15 minutes by
+default then); see ``constructs_lib.tasks``.
+
 Cold starts: either keep environments warm with provisioned concurrency on the alias (optionally scaled
 with Application Auto Scaling on its utilization), or let SnapStart restore them from a snapshot taken
 after the init phase (the runtime primes the SDK before the snapshot and repairs connections and
@@ -41,6 +45,7 @@ from constructs_lib.api import DEFAULT_INTEGRATION_TIMEOUT, McpRestApi, validate
 from constructs_lib.bundling import PythonBundle, bundled_code
 from constructs_lib.monitoring import McpServiceMonitoring
 from constructs_lib.policy import acknowledge, allow_cloudwatch_logs
+from constructs_lib.tasks import McpTasks, TasksOptions, worker_function_name
 
 #: The CloudWatch namespace of the EMF metrics every service emits (Powertools Metrics).
 METRICS_NAMESPACE = "McpServers"
@@ -55,6 +60,8 @@ _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 _MIN_MEMORY_MB, _MAX_MEMORY_MB = 128, 10240
 _MAX_TIMEOUT_SECONDS = 900
+_TASKS_TIMEOUT = Duration.minutes(15)  # a task may run as long as Lambda allows
+_TASKS_DURATION_ALARM_FRACTION = 0.8
 _MIN_UTILIZATION, _MAX_UTILIZATION = 0.1, 0.9
 
 
@@ -142,7 +149,7 @@ class McpLambdaService(Construct):
 
     Attributes: ``function``, ``role``, ``alias``, ``url`` (Function URL endpoint) or ``rest_api``/``api`` (REST
     API endpoint), ``endpoint_url``, ``log_group``, ``encryption_key``, ``request_state_secret``,
-    ``monitoring``, ``dashboard``, ``provisioned_scaling``.
+    ``tasks``, ``monitoring``, ``dashboard``, ``provisioned_scaling``.
 
     :param scope: the parent construct.
     :param id: the construct id.
@@ -156,8 +163,10 @@ class McpLambdaService(Construct):
     :param lambdas_dir: where the packages and ``requirements.txt`` live; ignored when ``code`` is
         given. Default: the repository's ``lambdas/`` folder.
     :param memory_size: memory in MB, 128 to 10240; CPU scales with it. Default: 1024.
-    :param timeout: the function timeout, at most 15 minutes, and at most the REST API's integration
-        timeout. Default: 30 seconds; with a REST API endpoint, its integration timeout (29 seconds).
+    :param timeout: the function timeout, at most 15 minutes, and (without ``tasks``) at most the REST API's
+        integration timeout. With ``tasks`` it is how long a task may run; a synchronous call through a
+        REST API is still cut off by the gateway at its integration timeout (a warning says so). Default:
+        30 seconds; with a REST API endpoint, its integration timeout (29 seconds); with ``tasks``, 15 minutes.
     :param reserved_concurrent_executions: concurrency reserved for (and capping) this function; 0 stops
         it. Default: none (the account's unreserved pool, no cap).
     :param environment: extra environment variables; they override the defaults. Default: none.
@@ -191,10 +200,18 @@ class McpLambdaService(Construct):
         VPC created by ``McpDatabase``).
     :param security_groups: the function's security groups in ``vpc``. Default: one new group, all
         outbound traffic allowed, no inbound.
+    :param tasks: serve long-running tools as MCP tasks (``mcp_lambda.tasks``): a DynamoDB table, the
+        function's permissions on it and on itself, the ``MCP_TASKS_*`` variables, an on-failure queue for
+        worker events, and a row of task metrics and alarms on the dashboard (see ``McpTasks``). The
+        function then gets a fixed name (``worker_function_name``). A function in a VPC also needs routes
+        to DynamoDB and Lambda (a NAT gateway, or endpoints). Default: none (task tools answer
+        synchronously).
     :param tools: the service's tool names, for one line per tool on the dashboard. Default: a
         ``SEARCH`` over every tool the service has reported.
     :param alarm_topic: where the alarms notify. Default: none (dashboard and console only).
-    :param duration_alarm_threshold: the p99 duration that raises the duration alarm. Default: 3,000 ms.
+    :param duration_alarm_threshold: the p99 duration that raises the duration alarm. Default: 3,000 ms;
+        with ``tasks``, 80 % of ``timeout`` (task workers run long by design on the same alias, so the alarm
+        then warns of invocations nearing the timeout).
     :param error_rate_alarm_percent: the error rate that, over 5 consecutive minutes, raises the
         error-rate alarm. Default: 1.
     """
@@ -227,6 +244,7 @@ class McpLambdaService(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        tasks: TasksOptions | None = None,
         tools: Sequence[str] | None = None,
         alarm_topic: sns.ITopic | None = None,
         duration_alarm_threshold: Duration | None = None,
@@ -243,7 +261,8 @@ class McpLambdaService(Construct):
         integration_timeout: Duration | None = (
             endpoint.rest_api_props["integration_timeout"] if endpoint.rest_api_props is not None else None
         )
-        timeout = timeout or integration_timeout or Duration.seconds(30)
+        if timeout is None:
+            timeout = _TASKS_TIMEOUT if tasks is not None else integration_timeout or Duration.seconds(30)
         _validate(
             service=service,
             handler=handler,
@@ -256,7 +275,10 @@ class McpLambdaService(Construct):
             provisioned_utilization_target=provisioned_utilization_target,
             snap_start=snap_start,
             runtime=runtime,
+            tasks=tasks is not None,
         )
+        if tasks is not None:
+            tasks.validate_for(timeout)
         if vpc is None and (vpc_subnets is not None or security_groups):
             raise ValueError("vpc_subnets and security_groups need a vpc")
 
@@ -322,9 +344,11 @@ class McpLambdaService(Construct):
                 "by Lambda); the AWS managed policy is that minimal set, kept current by AWS",
             )
 
+        function_name = worker_function_name(self) if tasks is not None else None
         self.function = lambda_.Function(
             self,
             "Function",
+            function_name=function_name,
             role=self.role,
             description=f"MCP server {service}",
             code=code,
@@ -420,11 +444,44 @@ class McpLambdaService(Construct):
             description = f"Function URL of the {service} MCP server"
         self.url_output = CfnOutput(self, "Url", value=self.endpoint_url, description=description)
 
+        self.tasks: McpTasks | None = None
+        """The tasks' table, on-failure queue and metrics (with ``tasks``), or None."""
+        if tasks is not None:
+            assert function_name is not None
+            self.tasks = McpTasks(
+                self,
+                "Tasks",
+                function=self.function,
+                function_name=function_name,
+                alias=self.alias,
+                encryption_key=self.encryption_key,
+                metrics_namespace=self.metrics_namespace,
+                metrics_service=self.metrics_service,
+                options=tasks,
+            )
+            if (
+                integration_timeout is not None
+                and not (timeout.is_unresolved() or integration_timeout.is_unresolved())
+                and timeout.to_milliseconds() > integration_timeout.to_milliseconds()
+            ):
+                Annotations.of(self).add_warning_v2(
+                    "mcp:synchronousCallsCutOff",
+                    f"the function may run {timeout.to_human_string()} (tasks), but the REST API answers 504 "
+                    f"after {integration_timeout.to_human_string()}: synchronous calls longer than that (clients "
+                    "without the Tasks extension, ordinary tools) are cut off while the function runs on",
+                )
+            if duration_alarm_threshold is None and not timeout.is_unresolved():
+                duration_alarm_threshold = Duration.millis(
+                    round(timeout.to_milliseconds() * _TASKS_DURATION_ALARM_FRACTION)
+                )
+
         self.monitoring = McpServiceMonitoring(
             self,
             "Monitoring",
             service=self,
             api=self.rest_api,
+            tasks=self.tasks,
+            failed_tasks_threshold=tasks.failed_tasks_alarm_threshold if tasks is not None else 1,
             tools=tools,
             alarm_topic=alarm_topic,
             duration_threshold=duration_alarm_threshold,
@@ -572,6 +629,7 @@ def _validate(
     provisioned_utilization_target: float,
     snap_start: bool,
     runtime: lambda_.Runtime,
+    tasks: bool,
 ) -> None:
     """Reject impossible props at synth time rather than at deploy time; tokens are left to CloudFormation."""
 
@@ -590,7 +648,8 @@ def _validate(
         seconds = timeout.to_seconds()
         if not 1 <= seconds <= _MAX_TIMEOUT_SECONDS:
             raise ValueError(f"timeout must be from 1 second to 15 minutes, got {seconds} seconds")
-        if integration_timeout is not None and not integration_timeout.is_unresolved():
+        # With tasks the timeout is how long a task may run, in an invocation no gateway waits for.
+        if integration_timeout is not None and not integration_timeout.is_unresolved() and not tasks:
             if timeout.to_milliseconds() > integration_timeout.to_milliseconds():
                 raise ValueError(
                     f"timeout ({seconds} s) exceeds the REST API's integration timeout "

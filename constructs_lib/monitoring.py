@@ -12,6 +12,11 @@ The guide's thresholds ("Monitoring & Alerting"):
   math expression, one-minute periods). Function errors are crashes and timeouts: a tool that reports an
   error to its client is a *tool* error (``ToolErrors``, graphed per tool) and not counted here.
 
+With tasks (``McpTasks``): a row with tasks started, completed, failed and cancelled, the age of the
+oldest running task and the worker events in the on-failure queue, and two alarms: failed tasks (at least
+``failed_tasks_threshold`` in 5 minutes) and any event in the on-failure queue (a worker Lambda gave up on;
+it stays raised until the queue is looked at and emptied).
+
 Missing data (no traffic) is not breaching. Per-tool graphs come from the runtime's EMF metrics
 (namespace ``McpServers``, dimensions ``service`` and ``tool``): one line per tool named in ``tools``, or
 a ``SEARCH`` expression that finds every tool the service has reported when ``tools`` is not given.
@@ -67,6 +72,17 @@ class MonitoredApi(Protocol):
     def metric_waf_blocked_requests(self, **options: Any) -> cloudwatch.Metric: ...
 
 
+class MonitoredTasks(Protocol):
+    """What the monitoring reads of a service's tasks: an ``McpTasks``."""
+
+    def metric_tasks_started(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_tasks_completed(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_tasks_failed(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_tasks_cancelled(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_task_running_age(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_failed_workers(self, **options: Any) -> cloudwatch.Metric: ...
+
+
 class McpServiceMonitoring(Construct):
     """Alarms (p99 duration, error rate) and a CloudWatch dashboard for one MCP service.
 
@@ -75,6 +91,8 @@ class McpServiceMonitoring(Construct):
     :param service: the service to watch (an ``McpLambdaService``).
     :param api: its REST API endpoint, if it has one; adds request, error, latency and WAF graphs.
         Default: none.
+    :param tasks: its tasks, if it has them; adds their graphs and alarms. Default: none.
+    :param failed_tasks_threshold: failed tasks in 5 minutes that raise the failed-tasks alarm. Default: 1.
     :param tools: the service's tool names: one line per tool in the per-tool graphs. Default: a
         ``SEARCH`` expression over every tool the service reported.
     :param alarm_topic: where alarm and OK notifications go. Default: none (the alarms show on the
@@ -92,6 +110,8 @@ class McpServiceMonitoring(Construct):
         *,
         service: MonitoredService,
         api: MonitoredApi | None = None,
+        tasks: MonitoredTasks | None = None,
+        failed_tasks_threshold: int | float = 1,
         tools: Sequence[str] | None = None,
         alarm_topic: sns.ITopic | None = None,
         duration_threshold: Duration | None = None,
@@ -100,7 +120,12 @@ class McpServiceMonitoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         duration_threshold = duration_threshold or DEFAULT_DURATION_THRESHOLD
-        validate_monitoring_props(tools=tools, duration_threshold=duration_threshold, error_rate_percent=error_rate_percent)
+        validate_monitoring_props(
+            tools=tools,
+            duration_threshold=duration_threshold,
+            error_rate_percent=error_rate_percent,
+            failed_tasks_threshold=failed_tasks_threshold,
+        )
         name = service.service
         self.tools = tuple(tools) if tools is not None else None
         threshold_ms = duration_threshold.to_milliseconds()
@@ -132,7 +157,38 @@ class McpServiceMonitoring(Construct):
         )
         """``100 * Errors / Invocations`` of the ``live`` alias above ``error_rate_percent``."""
 
-        self.alarms: list[cloudwatch.Alarm] = [self.duration_alarm, self.error_rate_alarm]
+        self.failed_tasks_alarm: cloudwatch.Alarm | None = None
+        """Failed tasks (``TasksFailed``) at or above ``failed_tasks_threshold`` in 5 minutes, or None."""
+        self.failed_workers_alarm: cloudwatch.Alarm | None = None
+        """Worker events in the tasks' on-failure queue, or None."""
+        if tasks is not None:
+            self.failed_tasks_alarm = tasks.metric_tasks_failed(period=Duration.minutes(5)).create_alarm(
+                self,
+                "FailedTasks",
+                alarm_description=f"{name}: {failed_tasks_threshold} or more tasks failed in 5 minutes",
+                threshold=failed_tasks_threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.failed_workers_alarm = tasks.metric_failed_workers(period=_ONE_MINUTE).create_alarm(
+                self,
+                "FailedWorkers",
+                alarm_description=(
+                    f"{name}: task worker events in the on-failure queue (Lambda gave up on them: errors after "
+                    "retries, or too old); read them, then empty the queue"
+                ),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+        self.alarms: list[cloudwatch.Alarm] = [
+            self.duration_alarm,
+            self.error_rate_alarm,
+            *(alarm for alarm in (self.failed_tasks_alarm, self.failed_workers_alarm) if alarm is not None),
+        ]
         """Every alarm created here."""
         if alarm_topic is not None:
             action = cw_actions.SnsAction(alarm_topic)
@@ -146,6 +202,8 @@ class McpServiceMonitoring(Construct):
         """The service's dashboard; add more with ``dashboard.add_widgets``."""
         self.dashboard.add_widgets(*self._function_widgets(service, threshold_ms, error_rate_percent))
         self.dashboard.add_widgets(*self._tool_widgets(service))
+        if tasks is not None:
+            self.dashboard.add_widgets(*self._task_widgets(tasks, failed_tasks_threshold))
         if api is not None:
             self.dashboard.add_widgets(*self._api_widgets(api))
         self.dashboard.add_widgets(
@@ -211,6 +269,40 @@ class McpServiceMonitoring(Construct):
         return widgets
 
     @staticmethod
+    def _task_widgets(tasks: MonitoredTasks, failed_tasks_threshold: float) -> list[cloudwatch.IWidget]:
+        minute = {"period": _ONE_MINUTE}
+        return [
+            cloudwatch.GraphWidget(
+                title="Tasks",
+                left=[
+                    tasks.metric_tasks_started(label="Started", **minute),
+                    tasks.metric_tasks_completed(label="Completed", **minute),
+                    tasks.metric_tasks_failed(label="Failed", **minute),
+                    tasks.metric_tasks_cancelled(label="Cancelled", **minute),
+                ],
+                left_y_axis=cloudwatch.YAxisProps(min=0),
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Oldest running task (s)",
+                left=[tasks.metric_task_running_age(label="Age of the oldest running task", **minute)],
+                left_y_axis=cloudwatch.YAxisProps(min=0),
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Failed tasks and failed workers",
+                left=[tasks.metric_tasks_failed(label="Failed tasks (5 min)", period=Duration.minutes(5))],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=failed_tasks_threshold, label="Failed-tasks alarm")
+                ],
+                right=[tasks.metric_failed_workers(label="Worker events in the on-failure queue", **minute)],
+                left_y_axis=cloudwatch.YAxisProps(min=0),
+                right_y_axis=cloudwatch.YAxisProps(min=0),
+                width=8,
+            ),
+        ]
+
+    @staticmethod
     def _api_widgets(api: MonitoredApi) -> list[cloudwatch.IWidget]:
         minute = {"period": _ONE_MINUTE}
         return [
@@ -238,7 +330,11 @@ class McpServiceMonitoring(Construct):
 
 
 def validate_monitoring_props(
-    *, tools: Sequence[str] | None, duration_threshold: Duration, error_rate_percent: int | float
+    *,
+    tools: Sequence[str] | None,
+    duration_threshold: Duration,
+    error_rate_percent: int | float,
+    failed_tasks_threshold: int | float = 1,
 ) -> None:
     """Reject impossible props at synth time; tokens are left to CloudFormation."""
     if tools is not None:
@@ -250,3 +346,5 @@ def validate_monitoring_props(
         raise ValueError("duration_threshold must be positive")
     if not Token.is_unresolved(error_rate_percent) and not 0 < error_rate_percent < 100:
         raise ValueError(f"error_rate_percent must be between 0 and 100, got {error_rate_percent}")
+    if not Token.is_unresolved(failed_tasks_threshold) and failed_tasks_threshold < 1:
+        raise ValueError(f"failed_tasks_threshold must be at least 1, got {failed_tasks_threshold}")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -15,6 +20,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from constructs_lib import bundling
 from constructs_lib.bundling import PythonBundle
 from constructs_lib.lambda_service import McpLambdaService
+from tests.cdk.conftest import REPO_ROOT
 
 
 def synthesized_s3_key(make_app, lambdas_dir: Path, **context) -> str:
@@ -68,6 +74,16 @@ def test_asset_hash_changes_with_what_is_shipped(make_app, lambdas_tree: Path, c
     before = real_hash_key(make_app, lambdas_tree)
     change(lambdas_tree)
     assert real_hash_key(make_app, lambdas_tree) != before
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PRUNED", (("uvicorn", "server"),)), ("SOURCE_ONLY", ("cffi",))],
+)
+def test_asset_hash_changes_with_the_pruning_lists(lambdas_tree: Path, monkeypatch, name: str, value) -> None:
+    before = PythonBundle("weather", lambdas_tree).asset_hash()
+    monkeypatch.setattr(bundling, name, value)
+    assert PythonBundle("weather", lambdas_tree).asset_hash() != before
 
 
 def test_asset_hash_differs_per_architecture(lambdas_tree: Path) -> None:
@@ -167,3 +183,216 @@ def test_bundles_past_lambdas_limit_fail_the_synth(tmp_path: Path, monkeypatch) 
     stack = cdk.Stack(cdk.App(), "Big")
     bundling._report_size(stack, PythonBundle("weather"), tmp_path)
     Annotations.from_stack(stack).has_error("/Big", Match.string_like_regexp("too large to deploy"))
+
+
+def test_pruning_removes_what_lambda_never_loads_and_keeps_metadata(tmp_path: Path) -> None:
+    # Given an install tree with a server-only package, a test suite, stubs, pip's records and web assets
+    files = [
+        "uvicorn/__init__.py",
+        "uvicorn-0.54.0.dist-info/METADATA",
+        "click/core.py",
+        "jsonschema/tests/test_validators.py",
+        "jsonschema/validators.py",
+        "pydantic/__init__.pyi",
+        "pydantic/py.typed",
+        "pydantic-2.14.4.dist-info/RECORD",
+        "pydantic-2.14.4.dist-info/METADATA",
+        "pydantic-2.14.4.dist-info/entry_points.txt",
+        "pydantic-2.14.4.dist-info/licenses/LICENSE",
+        "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+        "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py",
+        "six/__pycache__/six.cpython-312.pyc",
+        "h11/__init__.py",
+    ]
+    for relative in files:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("")
+
+    # When it is pruned
+    removed = bundling.prune(tmp_path)
+
+    # Then what no code path imports is gone, and what importlib.metadata and the licences need stays
+    assert removed == [
+        "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+        "click/",
+        "jsonschema/tests/",
+        "pydantic-2.14.4.dist-info/RECORD",
+        "pydantic/__init__.pyi",
+        "six/__pycache__/",
+        "uvicorn-0.54.0.dist-info/",
+        "uvicorn/",
+    ]
+    kept = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert kept == [
+        "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py",
+        "h11/__init__.py",
+        "jsonschema/validators.py",
+        "pydantic-2.14.4.dist-info/METADATA",
+        "pydantic-2.14.4.dist-info/entry_points.txt",
+        "pydantic-2.14.4.dist-info/licenses/LICENSE",
+        "pydantic/py.typed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("relative", "compiled"),
+    [
+        ("cffi/api.py", False),
+        ("pycparser/c_parser.py", False),
+        ("aws_lambda_powertools/event_handler/api_gateway.py", False),
+        ("aws_lambda_powertools/utilities/parser/models/s3.py", False),
+        ("aws_lambda_powertools/utilities/parameters/secrets.py", True),
+        ("aws_lambda_powertools/utilities/jmespath_utils/__init__.py", True),
+        ("aws_lambda_powertools/logging/logger.py", True),
+        ("cffi_helpers/x.py", True),
+        ("cryptography/hazmat/bindings/openssl/binding.py", True),
+        ("mcp_lambda/runtime.py", True),
+    ],
+)
+def test_bytecode_is_left_out_only_for_modules_the_functions_never_import(relative: str, compiled: bool) -> None:
+    root = Path("/tmp/asset.0123")
+    pattern = re.compile(bundling._source_only_pattern(root))
+    assert (pattern.search(str(root / relative)) is None) == compiled
+
+
+# The real bundle: pip installs lambdas/requirements.txt (wheels from the index), so these tests take ~20 s.
+_HOST_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64, "AMD64": lambda_.Architecture.X86_64,
+                      "aarch64": lambda_.Architecture.ARM_64, "arm64": lambda_.Architecture.ARM_64}
+_SIZE_LIMIT_BYTES = 15_000_000  # the zipped asset, in decimal megabytes (14.3 MiB)
+
+
+@pytest.fixture(scope="module")
+def real_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """Build (once per architecture) the weather bundle from the checkout's lambdas/ folder."""
+    built: dict[str, Path] = {}
+
+    def build(architecture: lambda_.Architecture) -> Path:
+        if architecture.name not in built:
+            out = tmp_path_factory.mktemp(f"weather-{architecture.name}")
+            PythonBundle.for_function(
+                "weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture
+            ).build(out)
+            built[architecture.name] = out
+        return built[architecture.name]
+
+    return build
+
+
+_SERVE_FROM_BUNDLE = textwrap.dedent(
+    """
+    import importlib, importlib.util, json, sys
+    bundle, services = sys.argv[1], sys.argv[2:]
+    from weather.server import handler
+
+    class Context:
+        aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+        function_name = "mcp-weather"
+        memory_limit_in_mb = 1024
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mcp-weather"
+        def get_remaining_time_in_millis(self):
+            return 30_000
+
+    def invoke(message):
+        host = "abcdefg.lambda-url.us-east-1.on.aws"
+        event = {
+            "version": "2.0", "routeKey": "$default", "rawPath": "/mcp", "rawQueryString": "",
+            "headers": {"host": host, "content-type": "application/json",
+                        "accept": "application/json, text/event-stream"},
+            "requestContext": {"accountId": "123456789012", "apiId": "abcdefg", "domainName": host,
+                               "domainPrefix": "abcdefg", "requestId": "req-1", "routeKey": "$default",
+                               "stage": "$default", "time": "25/Nov/2026:04:00:00 +0000",
+                               "timeEpoch": 1795665600000,
+                               "http": {"method": "POST", "path": "/mcp", "protocol": "HTTP/1.1",
+                                        "sourceIp": "203.0.113.7", "userAgent": "test"}},
+            "body": json.dumps({"jsonrpc": "2.0", "id": 1, **message}), "isBase64Encoded": False,
+        }
+        response = handler(event, Context())
+        return response["statusCode"], json.loads(response["body"])
+
+    listed = invoke({"method": "tools/list"})
+    called = invoke({"method": "tools/call", "params": {"name": "get_weather", "arguments": {"city": "Paris"}}})
+    served = {name for name, module in sys.modules.items()
+              if (getattr(module, "__file__", None) or "").startswith(bundle)}
+
+    # The code paths other functions take with the same dependencies: every service's handler module,
+    # sign-in (pyjwt with cryptography), PostgreSQL (pg8000, scramp), tasks (boto3 itself is the runtime's).
+    for service in services:
+        importlib.import_module(f"{service}.server")
+    for module in ("mcp_lambda.auth.tokens", "mcp_lambda.request_state", "mcp_lambda.database",
+                   "mcp_lambda.migrations", "mcp_lambda.tasks.dynamodb", "mcp_lambda.tasks.runner"):
+        importlib.import_module(module)
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    claims = jwt.decode(jwt.encode({"sub": "a"}, key, algorithm="ES256"), key.public_key(), algorithms=["ES256"])
+
+    loaded = {name: module.__file__ for name, module in sys.modules.items()
+              if (getattr(module, "__file__", None) or "").startswith(bundle)}
+    print("REPORT " + json.dumps({
+        "list": listed, "call": called, "claims": claims,
+        "outside_bundle": sorted(name for name, module in sys.modules.items()
+                                 if name.split(".")[0] in ("mcp", "pydantic", "jwt", "cryptography", "pg8000")
+                                 and not module.__file__.startswith(bundle)),
+        "served_without_bytecode": sorted(
+            name for name in served if loaded[name].endswith(".py")
+            and not __import__("os").path.exists(importlib.util.cache_from_source(loaded[name]))),
+        "pruned_loaded": sorted(name for name in sys.modules if name.split(".")[0] in ("uvicorn", "click")),
+    }))
+    """
+)
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 13), reason="the bundle's native wheels are for CPython 3.13")
+@pytest.mark.skipif(platform.machine() not in _HOST_ARCHITECTURE, reason="no Lambda architecture for this CPU")
+def test_pruned_bundle_serves_from_itself_in_a_fresh_interpreter(real_bundle, tmp_path: Path) -> None:
+    # Given the weather bundle built for this machine's CPU, and the other services' packages apart
+    bundle = real_bundle(_HOST_ARCHITECTURE[platform.machine()])
+    lambdas = REPO_ROOT / "lambdas"
+    services = sorted(
+        p.parent.name for p in lambdas.glob("*/server.py") if p.parent.name not in {"mcp_lambda", "weather"}
+    )
+    for service in services:
+        shutil.copytree(
+            lambdas / service, tmp_path / "services" / service, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    script = tmp_path / "serve.py"
+    script.write_text(_SERVE_FROM_BUNDLE)
+
+    # When a fresh interpreter without site-packages (-S -s), the script's folder (-P) or the caller's
+    # environment, the bundle alone on its path (the services after it), imports weather.server and
+    # serves a Function URL request
+    result = subprocess.run(
+        [sys.executable, "-P", "-S", "-s", str(script), str(bundle), *services],
+        env={"PYTHONPATH": os.pathsep.join([str(bundle), str(tmp_path / "services")]),
+             "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.defpath},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    # (the handler's own logs and metrics are JSON lines on stdout too)
+    (line,) = (line for line in result.stdout.splitlines() if line.startswith("REPORT "))
+    report = json.loads(line.removeprefix("REPORT "))
+
+    # Then tools/list and tools/call answer as in the dev venv
+    status, listed = report["list"]
+    assert status == 200
+    assert [tool["name"] for tool in listed["result"]["tools"]] == ["get_weather"]
+    status, called = report["call"]
+    assert status == 200
+    assert called["result"]["isError"] is False
+    assert called["result"]["content"][0]["text"].startswith("Weather in Paris: ")
+    # And the other functions' code paths import, and sign-in's crypto works, from the bundle alone
+    assert report["claims"] == {"sub": "a"}
+    assert report["outside_bundle"] == []
+    # And the pruned server packages stay unloaded, while every module the request loaded has bytecode
+    assert report["pruned_loaded"] == []
+    assert report["served_without_bytecode"] == []
+
+
+def test_weather_bundle_zips_under_15_mb(real_bundle) -> None:
+    # Given the weather bundle as deployed (arm64)
+    size = bundling.measure_bundle(real_bundle(lambda_.Architecture.ARM_64))
+
+    # Then its zip stays under 15 MB, with bytecode when this interpreter is the runtime's Python
+    assert size.zipped_bytes <= _SIZE_LIMIT_BYTES, size.describe("weather")
+    if sys.version_info[:2] == (3, 13):
+        assert size.bytecode_files > 500

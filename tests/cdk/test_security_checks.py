@@ -3,7 +3,7 @@
 
 Given: the app exactly as ``app.py`` builds it (run here with the project's cdk.json context, bundling
 skipped), plus a variants app covering what the default stacks do not use (REST API endpoint with WAF,
-IAM authorization, SnapStart, auto-scaled provisioned concurrency, an alarm topic).
+IAM authorization, SnapStart, auto-scaled provisioned concurrency, an alarm topic, tasks behind a REST API).
 Then:
 - cdk-nag: no unacknowledged finding; every acknowledgment (``Validations.of(...).acknowledge``, made in
   the constructs, next to what they acknowledge) carries a reason.
@@ -34,6 +34,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib.bundling import SKIP_BUNDLING_CONTEXT
 from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
+from constructs_lib.tasks import TasksOptions
 from stacks.messaging_stack import McpMessagingStack
 from stacks.weather_stack import McpWeatherStack
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context
@@ -73,6 +74,10 @@ def variants_app(outdir: Path) -> cdk.App:
         alarm_topic=topic,
         request_state_secret=False,
     )
+    McpLambdaService(
+        stack, "TasksRestApi", service="reports", tasks=TasksOptions(), alarm_topic=topic,
+        endpoint=McpEndpoint.rest_api(cloud_watch_role=False),
+    )
     return app
 
 
@@ -95,7 +100,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> list[Synthesized]:
             if isinstance(child, cdk.Stack):
                 artifact = assembly.get_stack_by_name(child.stack_name)
                 result.append(Synthesized(child, Path(assembly.directory) / artifact.template_file))
-    assert {"McpWeatherStack", "McpMessagingStack"} <= {s.stack.stack_name for s in result}
+    assert {"McpWeatherStack", "McpMessagingStack", "McpReportsStack"} <= {s.stack.stack_name for s in result}
     return result
 
 
