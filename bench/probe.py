@@ -125,7 +125,8 @@ def protocol(config: dict) -> dict:
 def main() -> None:
     config = json.loads(sys.argv[1])
     if config["mode"] == "empty":
-        result = {"started": STARTED, "cpu": STARTED_CPU, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+        result = {"started": STARTED, "cpu": STARTED_CPU,
+                  "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     else:
         result = (measure if config["mode"] == "measure" else protocol)(config)
     print("PROBE " + json.dumps(result), flush=True)

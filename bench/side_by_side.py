@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from bench import venvs
-from bench.runtimes import ALL, BARE_SDK, EMPTY, EXPECTED_WEATHER, OURS, PEER_RUNTIMES, PLOT_REQUIREMENTS, RMSL
-from bench.runtimes import Runtime
+from bench.runtimes import (ALL, BARE_SDK, EMPTY, EXPECTED_WEATHER, OURS, PEER_RUNTIMES, PLOT_REQUIREMENTS, RMSL,
+                            Runtime)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "bench" / "README.md"
@@ -138,31 +138,29 @@ def measure(rounds: int) -> tuple[dict, dict]:
 
 
 def table(figures: dict) -> list[str]:
-    empty = figures["empty"]["cold"]
-    ours = figures["ours"]
-    empty_cpu = figures["empty"]["cpu"]
-    rows = ["| runtime | import (ms) | cold start: spawn to first tools/list (ms) | its CPU time (ms) "
+    empty, ours = figures[EMPTY.key], figures[OURS.key]
+    rows = ["| runtime | import (ms) | cold start: spawn to first tools/list (ms) | CPU time until then (ms) "
             "| warm tools/call (ms) | peak RSS (MiB) | dependencies (MiB) | answers initialize 2025-11-25 with "
             "| server/discover 2026-07-28 |",
             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for key, f in figures.items():
-        if key == "empty":
+        if key == EMPTY.key:
             rows.append(f"| {f['label']} | – | {f['cold'] * 1000:.1f} (1.00×) | {f['cpu'] * 1000:.1f} (1.00×) | – "
                         f"| {f['rss']:.0f} (1.00×) | – | – | – |")
             continue
         warm = f"{f['warm'] * 1000:.3f} ({f['warm'] / ours['warm']:.2f}× ours)"
         size = f"{f['size']:.1f}" if "size" in f else "(our venv)"
-        rows.append(f"| {f['label']} | {f['import'] * 1000:.0f} ({f['import'] / empty:.1f}× empty) "
-                    f"| {f['cold'] * 1000:.0f} ({f['cold'] / empty:.1f}× empty) "
-                    f"| {f['cpu'] * 1000:.0f} ({f['cpu'] / empty_cpu:.1f}× empty) | {warm} "
-                    f"| {f['rss']:.0f} ({f['rss'] / figures['empty']['rss']:.1f}× empty) | {size} "
+        rows.append(f"| {f['label']} | {f['import'] * 1000:.0f} ({f['import'] / empty['cold']:.1f}× empty) "
+                    f"| {f['cold'] * 1000:.0f} ({f['cold'] / empty['cold']:.1f}× empty) "
+                    f"| {f['cpu'] * 1000:.0f} ({f['cpu'] / empty['cpu']:.1f}× empty) | {warm} "
+                    f"| {f['rss']:.0f} ({f['rss'] / empty['rss']:.1f}× empty) | {size} "
                     f"| {f['initialize']} | {f['discover']} |")
     return rows
 
 
 def targets(figures: dict) -> list[str]:
     """The issue's targets, met or not; post_message comes from the first step of the same `make bench`."""
-    ours, sdk, rmsl = figures["ours"], figures[BARE_SDK.key], figures[RMSL.key]
+    ours, sdk, rmsl = figures[OURS.key], figures[BARE_SDK.key], figures[RMSL.key]
     fastest = min((figures[r.key] for r in PEER_RUNTIMES), key=lambda f: f["cold"])
     lines = [
         ("cold start ≤ 1.10× the bare SDK app", ours["cold"] / sdk["cold"], "×", lambda v: v <= 1.10),
@@ -183,17 +181,20 @@ def targets(figures: dict) -> list[str]:
         f"| {name} | {value:.2f}{unit} | {'yes' if ok(value) else '**no**'} |" for name, value, unit, ok in lines]
 
 
-def write(figures: dict, samples: dict, rounds: int) -> str:
-    machine = f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
+def write(figures: dict, samples: dict, rounds: int, load: str) -> str:
+    machine = (f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
+               f"{os.cpu_count()} cores, load average {load}")
     block = "\n".join([
-        f"Measured {time.strftime('%Y-%m-%d')} with `make bench` (step `python -m bench.side_by_side --rounds {rounds}`: "
-        f"{rounds} round-robin rounds of one fresh process per runtime; warm figure: median of each process's "
-        f"median over {OURS.calls} calls, {RMSL.calls} for run-mcp-servers-with-aws-lambda; {machine}).", "",
-        *table(figures), "", *targets(figures)])
+        f"Measured {time.strftime('%Y-%m-%d')} with `make bench` (its step `python -m bench.side_by_side "
+        f"--rounds {rounds}`: {rounds} round-robin rounds of one fresh process per runtime; warm figure: median of "
+        f"each process's median over {OURS.calls} calls, {RMSL.calls} for run-mcp-servers-with-aws-lambda; "
+        f"{machine}).", "", *table(figures), "", *targets(figures)])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "side-by-side.json").write_text(json.dumps({"rounds": rounds, "figures": figures, "samples": samples}, indent=1))
+    (RESULTS / "side-by-side.json").write_text(
+        json.dumps({"rounds": rounds, "figures": figures, "samples": samples}, indent=1))
     text = README.read_text()
-    text = re.sub(r"(<!-- peers:start -->\n).*?(\n<!-- peers:end -->)", lambda m: m[1] + block + m[2], text, flags=re.S)
+    text = re.sub(r"(<!-- peers:start -->\n).*?(\n<!-- peers:end -->)", lambda m: m[1] + block + m[2], text,
+                  flags=re.S)
     README.write_text(text)
     subprocess.run([str(venvs.python("plot")), str(ROOT / "bench" / "plot.py"), str(RESULTS / "side-by-side.json"),
                     str(PLOT)], check=True)
@@ -205,8 +206,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="fresh processes per runtime")
     parser.add_argument("--no-write", action="store_true", help="print only; leave README, results and plot alone")
     args = parser.parse_args()
+    before = os.getloadavg()[0]
     figures, samples = measure(args.rounds)
-    print(write(figures, samples, args.rounds) if not args.no_write
+    load = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"  # how busy the machine was, for the reader
+    print(write(figures, samples, args.rounds, load) if not args.no_write
           else "\n".join(table(figures) + [""] + targets(figures)))
 
 
