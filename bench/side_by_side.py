@@ -192,9 +192,11 @@ def write(figures: dict, samples: dict, rounds: int, load: str) -> str:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "side-by-side.json").write_text(
         json.dumps({"rounds": rounds, "figures": figures, "samples": samples}, indent=1))
-    text = README.read_text()
-    text = re.sub(r"(<!-- peers:start -->\n).*?(\n<!-- peers:end -->)", lambda m: m[1] + block + m[2], text,
-                  flags=re.S)
+    text, found = re.subn(r"<!-- peers:start -->.*?<!-- peers:end -->",
+                          lambda _: f"<!-- peers:start -->\n{block}\n<!-- peers:end -->", README.read_text(),
+                          flags=re.S)
+    if not found:
+        raise SystemExit(f"{README} has no <!-- peers:start --> ... <!-- peers:end --> block to write to")
     README.write_text(text)
     subprocess.run([str(venvs.python("plot")), str(ROOT / "bench" / "plot.py"), str(RESULTS / "side-by-side.json"),
                     str(PLOT)], check=True)
