@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devserver.database import prepare_local_database
+from devserver.oidc_http import IssuerRequest
 from devserver.oidc_issuer import DEV_AUDIENCE, DevIssuer
 from devserver.lambda_bridge import LocalFunction, function_url_event, response_parts
 from devserver.services import DATABASE_SERVICES, LOCAL_ENVIRONMENT, MIGRATIONS, SERVICES
@@ -89,9 +90,9 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
-            if url.path.startswith(f"/{ISSUER_PATH}/"):
-                status, document = server.issuer.handle(url.path[len(ISSUER_PATH) + 1:])
-                self._send(status, [("content-type", "application/json")], document)
+            issuer_path = server.issuer.issuer_path(url.path)
+            if issuer_path is not None:
+                self._issuer(issuer_path, url.query, body)
                 return
             if url.path.startswith(WELL_KNOWN + "/"):
                 # RFC 9728 puts a resource's metadata at the host's root: /.well-known/…/<service>/mcp
@@ -112,6 +113,20 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             )
             status, headers, payload = response_parts(function.invoke(event))
             self._send(status, headers + (self._cors(origin) if origin else []), payload)
+
+        def _issuer(self, path: str, query: str, body: bytes) -> None:
+            # Browser-based clients (MCP Inspector) read the metadata and call the registration and token
+            # endpoints with CORS, as they call the services.
+            origin = self.headers.get("origin")
+            cors = self._cors(origin) if origin else []
+            if self.command == "OPTIONS" and origin:
+                self._send(204, cors, b"")
+                return
+            reply = server.issuer.handle(IssuerRequest(
+                self.command, path, query, body, self.headers.get("content-type", ""),
+                self.headers.get("authorization", ""),
+            ))
+            self._send(reply.status, [*reply.headers, *cors], reply.body)
 
         def _cors(self, origin: str) -> list[tuple[str, str]]:
             if not origin.startswith(_LOCAL_ORIGIN_PREFIXES):

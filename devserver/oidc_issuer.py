@@ -1,13 +1,16 @@
 """A development OpenID Connect issuer, so the secure case can be tried and tested with no cloud account.
 
 It signs real tokens (RS256 by default, ES256 on request) with keys kept in `.local/dev-oidc/` and
-publishes what a real issuer publishes: the discovery document and the JWKS. `make serve` mounts it at
-`http://127.0.0.1:$PORT/dev-oidc`; `make token EMAIL=alice@company.com` mints a token for it. Tests
-run it on its own loopback port. It is for loopback use only: anyone who can reach it can get a token.
+publishes what a real issuer publishes: the discovery document (also as RFC 8414 metadata) and the
+JWKS. Tokens come from `make token EMAIL=alice@company.com`, or from a browser sign-in through its
+authorization server (devserver/oidc_authorize.py), as the proxy does. `make serve` mounts it at
+`http://127.0.0.1:$PORT/dev-oidc`; tests run it on its own loopback port. It is for loopback use only:
+anyone who can reach it can get a token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -17,16 +20,21 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from devserver.oidc_authorize import AuthorizationServer
+from devserver.oidc_http import IssuerRequest, Reply, json_reply
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY_DIR = ROOT / ".local" / "dev-oidc"
 DEV_AUDIENCE = "mcp-local"
 DEV_SCOPES = ("messages:write",)
+AS_METADATA = "/.well-known/oauth-authorization-server"
 
 
 def _load_or_create(path: Path, create: Any) -> Any:
@@ -41,7 +49,7 @@ def _load_or_create(path: Path, create: Any) -> Any:
 
 
 class DevIssuer:
-    """Keys, discovery document, JWKS and token minting of one issuer URL."""
+    """Keys, discovery document, JWKS, token minting and the authorization server of one issuer URL."""
 
     def __init__(self, issuer: str, key_dir: Path | None = KEY_DIR) -> None:
         self.issuer = issuer.rstrip("/")
@@ -53,12 +61,19 @@ class DevIssuer:
                                            lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
             self.ec_key = _load_or_create(key_dir / "ec.pem", lambda: ec.generate_private_key(ec.SECP256R1()))
         self.kids = {"RS256": "dev-rsa-1", "ES256": "dev-ec-1"}
+        # Client IDs are signed with a key derived from the RSA key, so they outlive a restart as it does.
+        rsa_der = self.rsa_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption())
+        self.authorization = AuthorizationServer(
+            self.issuer, self.mint, audience=DEV_AUDIENCE, scopes=DEV_SCOPES,
+            client_key=hashlib.sha256(b"dev-oidc client ids\0" + rsa_der).digest(),
+        )
 
     def discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks.json",
-            "response_types_supported": ["code"],
+            **self.authorization.metadata(),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         }
@@ -86,12 +101,28 @@ class DevIssuer:
         return jwt.encode(payload, key, algorithm=algorithm,
                           headers={"kid": self.kids["RS256" if key is self.rsa_key else "ES256"], **(headers or {})})
 
-    def handle(self, path: str) -> tuple[int, bytes]:
-        """Answer GET `path` (relative to the issuer URL)."""
-        documents = {"/.well-known/openid-configuration": self.discovery, "/jwks.json": self.jwks}
-        if path in documents:
-            return 200, json.dumps(documents[path]()).encode()
-        return 404, b'{"error":"not_found"}'
+    def handle(self, request: IssuerRequest) -> Reply:
+        """Answer a request to a path of the issuer: its documents, else its authorization server."""
+        documents = {"/.well-known/openid-configuration": self.discovery, AS_METADATA: self.discovery,
+                     "/jwks.json": self.jwks}
+        if request.path in documents:
+            if request.method not in ("GET", "HEAD"):
+                return json_reply(405, {"error": "method_not_allowed"}, ("allow", "GET"))
+            return json_reply(200, documents[request.path]())
+        return self.authorization.handle(request)
+
+    def issuer_path(self, path: str) -> str | None:
+        """The issuer-relative path a server should hand to `handle`, or None if `path` is not the issuer's.
+
+        Besides the issuer's own URLs this is RFC 8414's metadata URL, where the well-known part goes
+        between the host and the issuer's path (`/.well-known/oauth-authorization-server/dev-oidc`): the
+        first URL the MCP SDK's client asks for."""
+        prefix = urlsplit(self.issuer).path
+        if prefix and path == AS_METADATA + prefix:
+            return AS_METADATA
+        if path.startswith(prefix + "/"):
+            return path[len(prefix):]
+        return None
 
 
 @contextmanager
@@ -100,15 +131,22 @@ def serve_issuer(key_dir: Path | None = None) -> Iterator[DevIssuer]:
     issuer_box: dict[str, DevIssuer] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def _answer(self) -> None:
             issuer = issuer_box["issuer"]
             issuer.requests.append(self.path)
-            status, body = issuer.handle(self.path)
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
+            url = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            reply = issuer.handle(IssuerRequest(self.command, url.path, url.query, body,
+                                                self.headers.get("content-type", ""),
+                                                self.headers.get("authorization", "")))
+            self.send_response(reply.status)
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(reply.body)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(reply.body)
+
+        do_GET = do_POST = _answer
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -1,0 +1,124 @@
+"""The sign-in a developer tries locally: the proxy against `make serve`'s secure messaging service and its
+development issuer (devserver/oidc_authorize.py), nothing replaced.
+
+LocalServer runs in a process of its own (serve_local.py, see there why), trusting its own /dev-oidc
+issuer as `make serve` does. The proxy discovers the issuer (RFC 9728, then RFC 8414), registers, and
+opens `$BROWSER`: form_browser.py, which fills in the sign-in page with an email and presses Sign in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from tests.proxy.conftest import SERVE_LOCAL, LocalServers
+from tests.proxy.helpers import proxied_client, proxy_env
+
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+
+FORM_BROWSER = Path(__file__).resolve().parent / "form_browser.py"
+EMAIL = "carol@company.com"  # not the page's prefilled alice@company.com: the typed email must win
+
+
+@pytest.fixture(scope="module")
+def local(database_url) -> Iterator[LocalServers]:
+    """secure-messaging on LocalServer with its default sign-in configuration (another test's
+    MCP_AUTH_CONFIG, left in this process's environment by an in-process LocalServer, is not passed on)."""
+    env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
+    process = subprocess.Popen(
+        [sys.executable, str(SERVE_LOCAL), "secure-messaging=secure_messaging.server:handler"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**env, "DATABASE_URL": database_url},
+    )
+    ready = next((line for line in process.stdout if line.startswith("READY ")), None)
+    servers = LocalServers(process, ready.split(" ", 1)[1].strip() if ready else "")
+    try:
+        assert ready, f"serve_local.py exited with {process.wait(10)} before serving"
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture
+def config_dir(tmp_path) -> Path:
+    return tmp_path / "config"
+
+
+@pytest.fixture
+def env(tmp_path, config_dir) -> dict[str, str]:
+    browser = tmp_path / "form-browser"
+    browser.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FORM_BROWSER}" "$@"\n')
+    browser.chmod(0o755)
+    return proxy_env(config_dir, BROWSER=str(browser), FAKE_BROWSER_LOG=str(tmp_path / "browser.log"),
+                     FAKE_BROWSER_EMAIL=EMAIL)
+
+
+def browser_log(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "browser.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def post_and_read(url: str, env: dict[str, str], stderr: Path, text: str):
+    async with proxied_client("secure", url, env=env, stderr=stderr) as client:
+        me = await client.call_tool("whoami", {})
+        posted = await client.call_tool("post_message", {"text": text, "idempotency_key": uuid.uuid4().hex})
+        latest = await client.call_tool("get_messages", {"limit": 5})
+    return me, posted, latest
+
+
+def test_the_proxy_signs_in_through_the_dev_issuer(local, env, tmp_path, config_dir):
+    url = local.url("secure-messaging")
+    issuer = f"{local.base_url}/dev-oidc"
+    text = f"signed in at the dev issuer {uuid.uuid4().hex[:8]}"
+
+    me, posted, latest = anyio.run(post_and_read, url, env, tmp_path / "stderr", text)
+
+    assert me.is_error is False, me
+    assert me.structured_content["email"] == EMAIL
+    assert me.structured_content["iss"] == issuer
+    assert posted.is_error is False, posted
+    assert posted.structured_content["author"] == EMAIL, "the author is the email typed on the sign-in page"
+    newest = next(m for m in latest.structured_content["result"] if m["id"] == posted.structured_content["id"])
+    assert (newest["text"], newest["author"]) == (text, EMAIL)
+
+    steps = browser_log(tmp_path)
+    assert steps[0]["visit"].startswith(f"{issuer}/authorize?")
+    assert steps[1]["status"] == 200 and 'value="alice@company.com"' in steps[1]["page"]
+    assert steps[2]["button"] == "sign-in" and steps[2]["status"] == 302
+    assert steps[2]["location"].startswith("http://127.0.0.1:")
+    assert steps[3]["status"] == 200 and "Signed in" in steps[3]["body"]
+
+    record = json.loads((config_dir / "credentials.json").read_text())["servers"]["secure"]
+    assert record["client"]["token_endpoint_auth_method"] == "none", "registered dynamically, no --client-id"
+    assert record["metadata"]["authorization_server"]["token_endpoint"] == f"{issuer}/token"
+    assert record["secrets"]["refresh_token"]
+
+    # The next run uses the stored token: no browser.
+    me, _, _ = anyio.run(post_and_read, url, env, tmp_path / "stderr2", text + " again")
+    assert me.structured_content["email"] == EMAIL
+    assert len([step for step in browser_log(tmp_path) if "visit" in step]) == 1
+
+
+def test_make_serve_publishes_the_issuer_where_clients_look(local):
+    """RFC 9728 names the issuer; RFC 8414 puts its metadata at the host's root, before the issuer's path."""
+    issuer = f"{local.base_url}/dev-oidc"
+    with httpx.Client(timeout=10) as http:
+        resource = http.get(f"{local.base_url}/.well-known/oauth-protected-resource/secure-messaging/mcp").json()
+        assert resource["authorization_servers"] == [issuer]
+        for path in ("/.well-known/oauth-authorization-server/dev-oidc", "/dev-oidc/.well-known/openid-configuration"):
+            metadata = http.get(local.base_url + path).json()
+            assert metadata["issuer"] == issuer
+            assert metadata["registration_endpoint"] == f"{issuer}/register"
+        preflight = http.options(f"{issuer}/token", headers={
+            "origin": "http://localhost:6274", "access-control-request-method": "POST"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "http://localhost:6274"
