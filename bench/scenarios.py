@@ -2,7 +2,7 @@
 
 - `empty`: an interpreter that does nothing (the floor every cold start pays).
 - `sdk`: the SDK's own Streamable HTTP app called directly over ASGI, stateless JSON mode, lifespan
-  entered once: the bare bridge with no Lambda layer at all.
+  entered once: the bare bridge with no Lambda layer at all, serving its own copy of the weather tool.
 - `ours`: the weather function's `handler(event, context)` with a Function URL event.
 
 Each setup defines `call(message) -> body`; the SDK's also `exchange(message, headers) -> (status, body)`,
@@ -40,8 +40,18 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from bench.scenarios import HEADERS
 server = MCPServer("weather", subscriptions=False)
-from weather.server import get_weather  # the same tool function, registered on a bare server
-server.tool()(get_weather)
+import hashlib
+# A copy of weather.server's get_weather: importing it would load our runtime too, and the baseline would
+# move with every change to our import time.
+_CONDITIONS = ("Sunny", "Partly cloudy", "Cloudy", "Light rain", "Thunderstorms", "Fog", "Windy", "Snow")
+@server.tool()
+async def get_weather(city: str) -> str:
+    'Returns current weather for specified city (simulated data)'
+    name = " ".join(city.split()) or "Unknown"
+    digest = hashlib.sha256(name.casefold().encode()).digest()
+    condition = _CONDITIONS[digest[0] % len(_CONDITIONS)]
+    fahrenheit = 20 + digest[1] % 81
+    return f"Weather in {{name}}: {{condition}}, {{fahrenheit}}°F"
 app = server.streamable_http_app(json_response=True, stateless_http=True,
                                  transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
 loop = asyncio.new_event_loop()
