@@ -55,23 +55,29 @@ class ToolMetricsMiddleware:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         started = time.perf_counter()
-        failed = True
+        failed: bool | None = True
         try:
             result = await call_next(ctx)
-            failed = bool(_get(result, "isError", "is_error"))
+            # Answered with a task (mcp_lambda.tasks), the tool has not run yet: its run is counted once, with
+            # its real latency and outcome, when the worker replays this call.
+            failed = None if _get(result, "resultType", "result_type") == "task" else bool(
+                _get(result, "isError", "is_error"))
             return result
         finally:
-            name = ctx.params.get("name") if ctx.params else None
-            if name not in self._known:
-                # Listed once, and again only for a name not seen before (tools can be added at run time).
-                self._known = {tool.name for tool in await self._server.list_tools()}
-            metrics.add_dimension("service", self._service)
-            metrics.add_dimension("tool", name if name in self._known else UNKNOWN_TOOL)
-            metrics.add_metric(name=TOOL_CALLS, unit=MetricUnit.Count, value=1)
-            metrics.add_metric(name=TOOL_ERRORS, unit=MetricUnit.Count, value=1 if failed else 0)
-            metrics.add_metric(
-                name=TOOL_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
-            )
+            if failed is not None:
+                await self._record(ctx.params.get("name") if ctx.params else None, started, failed)
+
+    async def _record(self, name: Any, started: float, failed: bool) -> None:
+        if name not in self._known:
+            # Listed once, and again only for a name not seen before (tools can be added at run time).
+            self._known = {tool.name for tool in await self._server.list_tools()}
+        metrics.add_dimension("service", self._service)
+        metrics.add_dimension("tool", name if name in self._known else UNKNOWN_TOOL)
+        metrics.add_metric(name=TOOL_CALLS, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=TOOL_ERRORS, unit=MetricUnit.Count, value=1 if failed else 0)
+        metrics.add_metric(
+            name=TOOL_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
 
 
 def _get(result: Any, key: str, attribute: str) -> Any:

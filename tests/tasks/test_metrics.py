@@ -123,3 +123,25 @@ def test_disabled_metrics_print_nothing(function: Function, capsys: pytest.Captu
     call(front, "tools/call", {"name": "pause", "arguments": {"seconds": 0.5}})
     worker(function.lambda_client.event(), LocalContext(ALIAS_ARN))
     assert task_metrics(capsys.readouterr().out) == []
+
+
+def tool_calls(out: str) -> list[tuple[str, float, float]]:
+    """(tool, ToolCalls, ToolErrors) of every per-tool document printed (observability.py), in order."""
+    found = []
+    for line in out.splitlines():
+        if line.startswith("{") and '"ToolCalls"' in line:
+            document = json.loads(line)
+            found.append((document["tool"], document["ToolCalls"], document["ToolErrors"]))
+    return found
+
+
+def test_a_task_tool_counts_once_in_tool_calls_when_its_worker_runs_it(
+    function: Function, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The request that creates the task has not run the tool: only the worker's run is a tool call."""
+    front, worker = function.environment(), function.environment()
+    capsys.readouterr()
+    call(front, "tools/call", {"name": "pause", "arguments": {"seconds": 0.1}})
+    assert tool_calls(capsys.readouterr().out) == []
+    assert worker(function.lambda_client.event(), LocalContext(ALIAS_ARN))["outcome"] == "recorded"
+    assert tool_calls(capsys.readouterr().out) == [("pause", [1.0], [0.0])]
