@@ -39,7 +39,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.side_by_side
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .tools
+	rm -rf $(VENV) node_modules cdk.out .tools bench/.venvs bench/.results
 
 ## A token from the development OIDC issuer of `make serve`: make token EMAIL=alice@company.com
 token: $(VENV)/.installed
