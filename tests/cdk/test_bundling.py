@@ -130,6 +130,27 @@ def test_pip_is_asked_for_wheels_of_the_lambda_platform(lambdas_tree: Path, tmp_
     assert pip[-4:] == ["--target", str(tmp_path / "out"), "-r", str(lambdas_tree / "requirements.txt")]
 
 
+@pytest.mark.parametrize("architecture", [lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64], ids=["arm64", "x86_64"])
+def test_the_requirements_pin_everything_a_bundle_installs(architecture, tmp_path: Path) -> None:
+    """A bundle's content follows from lambdas/requirements.txt alone (its asset hash covers only that file):
+    resolving it for the Lambda platform, against the package index, must install exactly its pins."""
+    requirements = REPO_ROOT / "lambdas" / "requirements.txt"
+    pins = {}
+    for line in requirements.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    bundle = PythonBundle.for_function("weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture)
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check",
+               "--ignore-installed", "--report", str(report), *bundle.pip_flags(), "--target", str(tmp_path / "t"),
+               "-r", str(requirements)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    installed = {re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower(): item["metadata"]["version"]
+                 for item in json.loads(report.read_text())["install"]}
+    assert installed == pins, f"pin what pip resolves: {' '.join(command)}"
+
+
 def test_bundle_holds_the_runtime_and_the_service_package(make_app, lambdas_tree: Path) -> None:
     # Given sources with bytecode lying around, and nothing to pip install
     (lambdas_tree / "weather" / "__pycache__").mkdir()
