@@ -32,6 +32,9 @@ class LocalServer:
     """All services behind one `ThreadingHTTPServer`; use as a context manager or call `serve_forever`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, services: dict[str, str] | None = None) -> None:
+        # What this server adds to the environment is taken back by close(), so a server that is gone
+        # leaves no configuration behind for later servers or processes.
+        self._environment_before = dict(os.environ)
         for key, value in LOCAL_ENVIRONMENT.items():
             os.environ.setdefault(key, value)
         services = services or SERVICES
@@ -74,6 +77,9 @@ class LocalServer:
         self.httpd.server_close()
         for function in self.functions.values():
             function.close()
+        for key in set(os.environ) - set(self._environment_before):
+            del os.environ[key]
+        os.environ.update(self._environment_before)
 
 
 def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:

@@ -103,6 +103,14 @@ def response_parts(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], 
     return int(result.get("statusCode", 200)), headers, raw
 
 
+def _own_environment(target: str) -> Handler:
+    """The handler at `target`, as an execution environment of its own when it is our runtime: closing one
+    local function then leaves the module's handler, and any other local server of it, untouched."""
+    handler = load_handler(target)
+    new_environment = getattr(handler, "new_environment", None)
+    return new_environment() if new_environment is not None else handler
+
+
 class LocalFunction:
     """One service's handler with its single worker thread."""
 
@@ -113,7 +121,7 @@ class LocalFunction:
         self.target = target
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{name}")
         # Import inside the worker: the runtime binds its event loop to the thread that first uses it.
-        self._handler: Handler = self._executor.submit(load_handler, target).result()
+        self._handler: Handler = self._executor.submit(_own_environment, target).result()
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         context = LambdaContext(function_name=f"mcp-{self.name}")

@@ -68,6 +68,13 @@ class McpLambdaRuntime:
         self._lifespan_task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
 
+    def new_environment(self) -> McpLambdaRuntime:
+        """Another execution environment of the same function: its own loop and lifespan, closed on its own.
+
+        For local servers and tests that run a function next to (or after) another in one process.
+        """
+        return McpLambdaRuntime(self.server, self._settings, self.access)
+
     @property
     def settings(self) -> RuntimeSettings:
         """Read from the environment on first use, not at import: what is configured by then counts."""
