@@ -296,6 +296,7 @@ class ProxyAuth(httpx2.Auth):
         self._id_token: str | None = None
         self._failed_sign_ins = 0
         self._last_sign_in = 0.0
+        self._sign_in_first: str | None = None
         self.sign_ins = 0  # authorization-code flows started by this process
         metadata = OAuthClientMetadata(
             client_name=f"{PROG} ({options.name})",
@@ -461,12 +462,27 @@ class ProxyAuth(httpx2.Auth):
 
     # -- the flow --------------------------------------------------------------------------------------
 
+    def sign_in_before_next_request(self, metadata_url: str) -> None:
+        """Sign in with the next request although the server would answer it without credentials.
+
+        For `--check` on a server whose public methods (its `ping`) never challenge: it publishes RFC 9728
+        protected resource metadata at `metadata_url`, and the next request starts the sign-in as a 401
+        naming that metadata would (no request with a made-up token, which the server would count as an
+        authentication failure).
+        """
+        self._sign_in_first = metadata_url
+
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         bearer = self._usable_bearer()
         rejected: str | None = None
         step_up = False
         answered = False  # whether httpx holds a response to return if nothing more is sent
-        if bearer or self.context.current_tokens is None:
+        challenge: httpx2.Response | None = None
+        if self._sign_in_first is not None and self.context.current_tokens is None:
+            header = f'Bearer resource_metadata="{self._sign_in_first}"'
+            challenge = httpx2.Response(401, headers={"WWW-Authenticate": header}, request=request)
+        self._sign_in_first = None
+        if challenge is None and (bearer or self.context.current_tokens is None):
             # A valid token, or none at all (many servers never ask): send it as it is.
             if bearer:
                 request.headers["Authorization"] = f"Bearer {bearer}"
@@ -509,7 +525,10 @@ class ProxyAuth(httpx2.Auth):
                 while True:
                     if outgoing is request:
                         self._apply_bearer(outgoing)
-                    response = yield outgoing
+                    if outgoing is request and challenge is not None:
+                        response, challenge = challenge, None  # the challenge the server did not send
+                    else:
+                        response = yield outgoing
                     if outgoing is request:
                         final = response
                         if _challenged(response):

@@ -20,7 +20,7 @@ from mcp_proxy.auth import BEARER_CHOICES, LoopbackCallback, ProxyAuth, SignInOp
 from mcp_proxy.bridge import PROTOCOL_CHOICES, Bridge
 from mcp_proxy.claude import CLAUDE_CONFIG_ENV, ClaudeConfigError, config_path, install_entry, launcher_environment, proxy_entry
 from mcp_proxy.store import CONFIG_DIR_ENV, STORE_ENV, CredentialStore, StoreError, config_dir
-from mcp_proxy.upstream import ProxyHttpClient, display_url, preflight
+from mcp_proxy.upstream import ProxyHttpClient, display_url, preflight, protected_resource_metadata
 
 log = logging.getLogger("mcp_proxy")
 
@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     proxy.add_argument(
         "--check", action="store_true",
-        help="instead of serving, reach the server once (signing in if it asks, and keeping the tokens), "
-        "report, and exit: sign in from a terminal before Claude Desktop starts the proxy",
+        help="instead of serving, reach the server once (signing in if it asks or publishes RFC 9728 sign-in "
+        "metadata, and keeping the tokens), report, and exit: sign in from a terminal before Claude Desktop "
+        "starts the proxy",
     )
     proxy.add_argument(
         "--callback-port", metavar="PORT", type=int, default=0,
@@ -264,6 +265,15 @@ async def serve(args: argparse.Namespace) -> int:
             if problem:
                 print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
                 return 1
+            if args.check and auth.context.current_tokens is None:
+                # A server whose ping is public never challenged it: sign in now if it offers sign-in.
+                metadata_url = await protected_resource_metadata(http_client, args.url)
+                if metadata_url is not None:
+                    auth.sign_in_before_next_request(metadata_url)
+                    problem = await preflight(http_client, args.url)
+                    if problem:
+                        print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
+                        return 1
             if args.check:
                 signed_in = "signed in, " if auth.context.current_tokens is not None else ""
                 print(f"{PROG}: {args.name} ({display_url(args.url)}) answers: {signed_in}ready", flush=True)

@@ -121,6 +121,20 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+async def protected_resource_metadata(client: httpx2.AsyncClient, url: str) -> str | None:
+    """The URL of the server's RFC 9728 protected resource metadata when it publishes one naming an
+    authorization server (the server offers sign-in), else None."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    metadata_url = urlunsplit((parts.scheme, parts.netloc, f"/.well-known/oauth-protected-resource{path}", "", ""))
+    try:
+        response = await client.get(metadata_url, headers={"accept": "application/json"})
+        servers = response.json().get("authorization_servers") if response.status_code == 200 else None
+    except (httpx2.HTTPError, ValueError, AttributeError):
+        return None
+    return metadata_url if isinstance(servers, list) and servers else None
+
+
 async def preflight(client: httpx2.AsyncClient, url: str) -> str | None:
     """Reach the server once before serving (signing in if it asks): None, or why the proxy cannot start.
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.proxy.conftest import SERVE_LOCAL, LocalServers
-from tests.proxy.helpers import proxied_client, proxy_env
+from tests.proxy.helpers import proxied_client, proxy_env, run_proxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 
@@ -106,6 +106,24 @@ def test_the_proxy_signs_in_through_the_dev_issuer(local, env, tmp_path, config_
     me, _, _ = anyio.run(post_and_read, url, env, tmp_path / "stderr2", text + " again")
     assert me.structured_content["email"] == EMAIL
     assert len([step for step in browser_log(tmp_path) if "visit" in step]) == 1
+
+
+def test_check_signs_in_although_the_servers_ping_is_public(local, env, tmp_path, config_dir):
+    """`--check` (sign in from a terminal before a desktop client starts the proxy) on a server whose ping
+    needs no sign-in: the published RFC 9728 metadata starts the sign-in, and the tokens are kept."""
+    url = local.url("secure-messaging")
+
+    done = run_proxy("secure", url, "--check", env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "signed in, ready" in done.stdout
+    assert [step["visit"].split("?")[0] for step in browser_log(tmp_path) if "visit" in step] == [
+        f"{local.base_url}/dev-oidc/authorize"]
+    record = json.loads((config_dir / "credentials.json").read_text())["servers"]["secure"]
+    assert record["secrets"]["refresh_token"]
+    again = run_proxy("secure", url, "--check", env=env)
+    assert again.returncode == 0 and "signed in, ready" in again.stdout
+    assert len([step for step in browser_log(tmp_path) if "visit" in step]) == 1, "the kept tokens serve"
 
 
 def test_make_serve_publishes_the_issuer_where_clients_look(local):
