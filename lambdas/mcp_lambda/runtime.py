@@ -69,11 +69,13 @@ class McpLambdaRuntime:
         self._stop: asyncio.Event | None = None
 
     def new_environment(self) -> McpLambdaRuntime:
-        """Another execution environment of the same function: its own loop and lifespan, closed on its own.
+        """Another execution environment of the same function (same server, settings and access policy):
+        its own loop and lifespan, closed on its own.
 
-        For local servers and tests that run a function next to (or after) another in one process.
+        For local servers, local task workers and tests that run a function next to (or after) another in
+        one process.
         """
-        return McpLambdaRuntime(self.server, self._settings, self.access)
+        return type(self)(self.server, self.settings, self.access)
 
     @property
     def settings(self) -> RuntimeSettings:

@@ -273,7 +273,7 @@ class Tasks(Extension):
                     self._runner = LambdaTaskRunner(self.config)
                 else:
                     runtime = invocation.runtime
-                    self._runner = LocalTaskRunner(lambda: type(runtime)(runtime.server, runtime.settings, runtime.access))
+                    self._runner = LocalTaskRunner(runtime.new_environment)
                     self._runner_owner = runtime
             return self._runner
 
