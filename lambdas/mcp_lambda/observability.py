@@ -55,16 +55,15 @@ class ToolMetricsMiddleware:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         started = time.perf_counter()
-        failed: bool | None = True
+        result: HandlerResult | None = None  # stays None when the call raises: a failed call
         try:
             result = await call_next(ctx)
-            # Answered with a task (mcp_lambda.tasks), the tool has not run yet: its run is counted once, with
-            # its real latency and outcome, when the worker replays this call.
-            failed = None if _get(result, "resultType", "result_type") == "task" else bool(
-                _get(result, "isError", "is_error"))
             return result
         finally:
-            if failed is not None:
+            # Answered with a task (mcp_lambda.tasks), the tool has not run yet: its run is counted once, with
+            # its real latency and outcome, when the worker replays this call.
+            if _get(result, "resultType", "result_type") != "task":
+                failed = result is None or bool(_get(result, "isError", "is_error"))
                 await self._record(ctx.params.get("name") if ctx.params else None, started, failed)
 
     async def _record(self, name: Any, started: float, failed: bool) -> None:
