@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from mcp.client.auth import OAuthFlowError
+from mcp.client.auth.utils import build_protected_resource_metadata_discovery_urls
 from mcp_types import INTERNAL_ERROR
 from pydantic import ValidationError
 
@@ -123,16 +124,16 @@ def _one_line(exc: BaseException) -> str:
 
 async def protected_resource_metadata(client: httpx2.AsyncClient, url: str) -> str | None:
     """The URL of the server's RFC 9728 protected resource metadata when it publishes one naming an
-    authorization server (the server offers sign-in), else None."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    metadata_url = urlunsplit((parts.scheme, parts.netloc, f"/.well-known/oauth-protected-resource{path}", "", ""))
-    try:
-        response = await client.get(metadata_url, headers={"accept": "application/json"})
-        servers = response.json().get("authorization_servers") if response.status_code == 200 else None
-    except (httpx2.HTTPError, ValueError, AttributeError):
-        return None
-    return metadata_url if isinstance(servers, list) and servers else None
+    authorization server (the server offers sign-in), else None. Looked for where the SDK's sign-in looks."""
+    for metadata_url in build_protected_resource_metadata_discovery_urls(None, url):
+        try:
+            response = await client.get(metadata_url, headers={"accept": "application/json"})
+            servers = response.json().get("authorization_servers") if response.status_code == 200 else None
+        except (httpx2.HTTPError, ValueError, AttributeError):
+            continue
+        if isinstance(servers, list) and servers:
+            return metadata_url
+    return None
 
 
 async def preflight(client: httpx2.AsyncClient, url: str) -> str | None:
