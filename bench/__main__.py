@@ -58,8 +58,9 @@ def main() -> None:
 
     empty, sdk_cold, ours_cold = (cold(s, args.runs) for s in (EMPTY, SDK, OURS))
     sdk_warm, ours_warm = (warm(s, 5, args.calls) for s in (SDK, OURS))
+    posts = 5 * (args.calls // 3)
     insert, posted = json.loads(run(f"from bench.messaging import measure; import json; "
-                                    f"print(json.dumps(measure({args.calls // 3}, 5)))")[1].splitlines()[-1])
+                                    f"print(json.dumps(measure({posts})))")[1].splitlines()[-1])
     rows = [
         ("Cold start: empty interpreter", empty * 1000, "1.00× empty"),
         ("Cold start: bare SDK app (import + lifespan + first tools/list)", sdk_cold * 1000,
@@ -77,7 +78,7 @@ def main() -> None:
     machine = f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
     block = "\n".join([
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench` ({args.runs} fresh processes per cold start, "
-        f"5 processes × {args.calls} warm calls, {5 * (args.calls // 3)} posts each way, alternating, median per post; database: "
+        f"5 processes × {args.calls} warm calls, {posts} posts each way, alternating, median per post; database: "
         f"{'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded PostgreSQL'}; {machine}).", "", *table])
     print(block)
     if not args.no_write:
