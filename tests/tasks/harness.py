@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from mcp_lambda import McpLambdaRuntime
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.tasks import Tasks
 from mcp_lambda.tasks.config import TaskConfig
+from mcp_lambda.tasks.local import LocalContext
 from mcp_lambda.tasks.runner import LambdaTaskRunner
 from tests.runtime.lambda_events import FakeContext, response_json, v2_event
 from tests.tasks.sample_server import TASKS, build
@@ -47,6 +49,14 @@ class Function:
     def environment(self, access: Access | None = None) -> McpLambdaRuntime:
         self.environments.append(McpLambdaRuntime(self.server, access=access))
         return self.environments[-1]
+
+    def run_worker_in_background(self, worker: McpLambdaRuntime) -> tuple[threading.Thread, dict[str, Any]]:
+        """`worker` runs the next task event in a thread of its own: the thread, and the worker's answer once
+        the thread has ended."""
+        outcome: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: outcome.update(worker(self.lambda_client.event(), LocalContext(ALIAS_ARN))))
+        thread.start()
+        return thread, outcome
 
     def close(self) -> None:
         for environment in self.environments:

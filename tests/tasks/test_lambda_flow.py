@@ -5,7 +5,6 @@ State is in DynamoDB (moto server mode) only; the Lambda client is a recording f
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -74,9 +73,7 @@ def test_a_worker_reaching_the_function_timeout_records_why(function: Function) 
 def test_cancelling_stops_the_running_worker(function: Function) -> None:
     front, worker = function.environment(), function.environment()
     task_id = call(front, "tools/call", {"name": "pause", "arguments": {"seconds": 30}})["result"]["taskId"]
-    outcome: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: outcome.update(worker(function.lambda_client.event(), LocalContext(ALIAS_ARN))))
-    thread.start()
+    thread, outcome = function.run_worker_in_background(worker)
     time.sleep(0.5)
     ack = call(front, "tasks/cancel", {"taskId": task_id})["result"]
     assert ack["resultType"] == "complete" and not {"taskId", "status", "result", "error"} & set(ack)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -103,9 +101,7 @@ def test_a_cancelled_task_counts_as_cancelled_once_and_its_worker_adds_nothing(
 ) -> None:
     front, worker = function.environment(), function.environment()
     task_id = call(front, "tools/call", {"name": "pause", "arguments": {"seconds": 30}})["result"]["taskId"]
-    outcome: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: outcome.update(worker(function.lambda_client.event(), LocalContext(ALIAS_ARN))))
-    thread.start()
+    thread, outcome = function.run_worker_in_background(worker)
     time.sleep(0.5)
     capsys.readouterr()
     call(front, "tasks/cancel", {"taskId": task_id})
