@@ -77,6 +77,8 @@ class DirectApp:
         if not has_json or not _is_json_content_type(request.headers.get("content-type", "")):
             return False  # the transport answers 406 / 415
         try:
+            # Parsed again, as the transport parses it: pydantic-core and the runtime's json.loads disagree on
+            # some bodies (a lone surrogate in a string, for one), and here the transport's verdict must hold.
             message = jsonrpc_message_adapter.validate_python(pydantic_core.from_json(body), by_name=False)
         except ValueError:  # pydantic's ValidationError is a ValueError too
             return False  # the transport answers the parse or validation error
