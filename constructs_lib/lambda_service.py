@@ -53,6 +53,10 @@ METRICS_NAMESPACE = "McpServers"
 #: The alias the endpoint, provisioned concurrency and metrics point at.
 ALIAS_NAME = "live"
 
+#: Concurrency reserved for (and capping) a service behind a public Function URL unless set otherwise: anyone
+#: on the internet can call such a URL, and Function URLs have no throttling or WAF of their own.
+PUBLIC_URL_RESERVED_CONCURRENCY = 20
+
 #: The variable naming the Secrets Manager secret that holds the ``requestState`` keys.
 REQUEST_STATE_SECRET_VARIABLE = "MCP_REQUEST_STATE_SECRET_ARN"
 
@@ -168,7 +172,13 @@ class McpLambdaService(Construct):
         REST API is still cut off by the gateway at its integration timeout (a warning says so). Default:
         30 seconds; with a REST API endpoint, its integration timeout (29 seconds); with ``tasks``, 15 minutes.
     :param reserved_concurrent_executions: concurrency reserved for (and capping) this function; 0 stops
-        it. Default: none (the account's unreserved pool, no cap).
+        it. Default: for a public Function URL (``auth_type=NONE``) ``PUBLIC_URL_RESERVED_CONCURRENCY`` (20, or
+        the provisioned concurrency if higher), a cap on what anonymous callers can cost (for real public
+        traffic, prefer ``McpEndpoint.rest_api()``: WAF's per-IP rate rule and stage throttling); otherwise
+        none (the account's unreserved pool, no cap).
+    :param cap_public_concurrency: apply the public Function URL default above. Set False in accounts whose
+        concurrency quota leaves nothing to reserve (Lambda keeps 100 unreserved; new accounts may start with
+        a quota of 10). Default: True.
     :param environment: extra environment variables; they override the defaults. Default: none.
     :param architecture: the CPU architecture. Default: ``Architecture.ARM_64``.
     :param runtime: the Python runtime. Default: ``Runtime.PYTHON_3_13``.
@@ -229,6 +239,7 @@ class McpLambdaService(Construct):
         memory_size: int | float = 1024,
         timeout: Duration | None = None,
         reserved_concurrent_executions: int | float | None = None,
+        cap_public_concurrency: bool = True,
         environment: Mapping[str, str] | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         runtime: lambda_.Runtime = lambda_.Runtime.PYTHON_3_13,
@@ -261,6 +272,12 @@ class McpLambdaService(Construct):
         integration_timeout: Duration | None = (
             endpoint.rest_api_props["integration_timeout"] if endpoint.rest_api_props is not None else None
         )
+        if (
+            reserved_concurrent_executions is None
+            and cap_public_concurrency
+            and endpoint.url_auth_type == lambda_.FunctionUrlAuthType.NONE
+        ):
+            reserved_concurrent_executions = _public_url_concurrency(provisioned_concurrency, max_provisioned_concurrency)
         if timeout is None:
             timeout = _TASKS_TIMEOUT if tasks is not None else integration_timeout or Duration.seconds(30)
         _validate(
@@ -610,6 +627,12 @@ class McpLambdaService(Construct):
             label="",
             period=period,
         )
+
+
+def _public_url_concurrency(*provisioned: int | float | None) -> int | float:
+    """The default cap of a public Function URL, raised to the provisioned concurrency it must hold."""
+    known = [p for p in provisioned if p is not None and not Token.is_unresolved(p)]
+    return max([PUBLIC_URL_RESERVED_CONCURRENCY, *known])
 
 
 def _whole(value: int | float) -> bool:

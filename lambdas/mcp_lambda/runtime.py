@@ -30,7 +30,8 @@ from mcp_lambda.auth.config import AuthConfig, AuthConfigError
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
 from mcp_lambda.direct import DirectApp
-from mcp_lambda.envelope import batch_item_refusal, classify_legacy_body, version_refusal
+from mcp_lambda.batch import serve_batch
+from mcp_lambda.envelope import classify_legacy_body, version_refusal
 from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
 from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
@@ -183,8 +184,11 @@ class McpLambdaRuntime:
 
     # -- requests --------------------------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        """Serve one request; never raises, so Lambda never reports a failed invocation for a bad request."""
+    def handle(self, request: HttpRequest, context: Any = None) -> HttpResponse:
+        """Serve one request; never raises, so Lambda never reports a failed invocation for a bad request.
+
+        `context` is the invocation's Lambda context, whose remaining time bounds a batch (None: no deadline).
+        """
         try:
             gate = self.gate if self.access is not None else None
         except AuthConfigError:
@@ -221,7 +225,13 @@ class McpLambdaRuntime:
                     token = (request.header("authorization") or "").partition(" ")[2].strip()
                     user = authenticated_user(decision.caller, gate.resource(request, self.settings.mcp_path), token)
             if isinstance(classified, list):
-                return self._serve_batch(request, classified, path, user, access)
+                remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+
+                def serve_item(item: Any) -> HttpResponse:
+                    single = replace(request, body=json.dumps(item).encode())
+                    return mend_after_dispatch(single, self._dispatch(single, path, user, access), self.settings)
+
+                return serve_batch(classified, serve_item, self.settings, remaining_ms)
             return mend_after_dispatch(request, self._dispatch(request, path, user, access), self.settings)
         except Exception:
             logger.exception("Unhandled error while serving an MCP request")
@@ -233,25 +243,6 @@ class McpLambdaRuntime:
         assert self._loop is not None
         app = self._direct_app if self.settings.direct_dispatch and path == self.settings.mcp_path else self._app
         return self._loop.run_until_complete(call_asgi(app, request, path, user, access))
-
-    def _serve_batch(
-        self, request: HttpRequest, items: list[Any], path: str, user: AuthenticatedUser | None,
-        access: Access | None,
-    ) -> HttpResponse:
-        """A 2025-03-26 batch: each item served as its own request, the replies returned as one array."""
-        replies: list[Any] = []
-        for item in items:
-            refusal = batch_item_refusal(item)
-            if refusal is not None:
-                replies.append(refusal)
-                continue
-            single = replace(request, body=json.dumps(item).encode())
-            response = mend_after_dispatch(single, self._dispatch(single, path, user, access), self.settings)
-            if response.body:
-                replies.append(json.loads(response.body))
-        if not replies:
-            return HttpResponse(202)
-        return HttpResponse(200, [("content-type", "application/json")], json.dumps(replies).encode())
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The Lambda handler."""
@@ -271,7 +262,7 @@ class McpLambdaRuntime:
             except EventFormatError as exc:
                 logger.warning("Unsupported event", reason=str(exc))
                 return to_lambda_response(jsonrpc_error(400, INTERNAL_ERROR, "Unsupported event"), "2.0")
-            return to_lambda_response(self.handle(request), request.payload_format)
+            return to_lambda_response(self.handle(request, context), request.payload_format)
         finally:
             current_invocation.reset(invocation)
             flush_metrics()

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 DEFAULT_MAX_RESPONSE_BYTES = LAMBDA_PAYLOAD_LIMIT - 64 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+# A 2025-03-26 batch multiplies the work and the reply of one small request (see batch.py).
+DEFAULT_MAX_BATCH_ITEMS = 20
+DEFAULT_BATCH_TIME_RESERVE_MS = 1000
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -41,6 +44,13 @@ class RuntimeSettings:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """MCP_MAX_RESPONSE_BYTES: larger results become a JSON-RPC error instead of a failed invocation."""
 
+    max_batch_items: int = DEFAULT_MAX_BATCH_ITEMS
+    """MCP_MAX_BATCH_ITEMS: a 2025-03-26 batch with more items is refused whole, before any item runs."""
+
+    batch_time_reserve_ms: int = DEFAULT_BATCH_TIME_RESERVE_MS
+    """MCP_BATCH_TIME_RESERVE_MS: no further batch item is started when the invocation has less time left
+    than this plus the longest item so far; the items left out are answered with an error."""
+
     request_state_keys: tuple[str, ...] = ()
     """MCP_REQUEST_STATE_KEYS: comma-separated secrets (>= 32 bytes each; the first seals) shared by all
     instances, so that a 2026-07-28 `requestState` minted by one instance is accepted by another."""
@@ -61,6 +71,8 @@ class RuntimeSettings:
             allowed_origins=_csv(env.get("MCP_ALLOWED_ORIGINS")),
             max_request_bytes=int(env.get("MCP_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)),
             max_response_bytes=int(env.get("MCP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)),
+            max_batch_items=int(env.get("MCP_MAX_BATCH_ITEMS", DEFAULT_MAX_BATCH_ITEMS)),
+            batch_time_reserve_ms=int(env.get("MCP_BATCH_TIME_RESERVE_MS", DEFAULT_BATCH_TIME_RESERVE_MS)),
             request_state_keys=_csv(env.get("MCP_REQUEST_STATE_KEYS")),
             request_state_secret_arn=env.get("MCP_REQUEST_STATE_SECRET_ARN") or None,
             direct_dispatch=env.get("MCP_DIRECT_DISPATCH", "1").strip().lower() not in ("0", "false", "no", "off"),

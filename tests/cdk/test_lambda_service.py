@@ -77,6 +77,28 @@ def test_defaults_to_an_iam_authenticated_url_and_on_demand_concurrency(stack: c
     template.resource_count_is("AWS::Lambda::Permission", 0)
 
 
+@pytest.mark.parametrize(
+    "props, reserved",
+    [
+        ({"url_auth_type": lambda_.FunctionUrlAuthType.NONE}, 20),
+        ({"url_auth_type": lambda_.FunctionUrlAuthType.NONE, "reserved_concurrent_executions": 5}, 5),
+        ({"url_auth_type": lambda_.FunctionUrlAuthType.NONE, "provisioned_concurrency": 2,
+          "max_provisioned_concurrency": 30}, 30),
+        ({"url_auth_type": lambda_.FunctionUrlAuthType.NONE, "cap_public_concurrency": False}, None),
+        ({"url_auth_type": lambda_.FunctionUrlAuthType.AWS_IAM}, None),
+        ({"endpoint": McpEndpoint.rest_api()}, None),
+    ],
+    ids=["public-url", "public-url-given", "public-url-provisioned", "public-url-uncapped", "iam-url", "rest-api"],
+)
+def test_a_public_function_url_caps_its_concurrency_by_default(
+    stack: cdk.Stack, props: dict[str, Any], reserved: int | None
+) -> None:
+    service(stack, **props)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": reserved if reserved is not None else Match.absent()}
+    )
+
+
 def test_package_and_handler_follow_the_service_name(stack: cdk.Stack) -> None:
     McpLambdaService(stack, "Secure", service="secure-messaging", code=lambda_.Code.from_inline("x = 1"))
     Template.from_stack(stack).has_resource_properties(

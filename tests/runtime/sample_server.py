@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from mcp.server.mcpserver import Context, MCPServer
 
 from mcp_lambda import lambda_handler, new_server
@@ -56,5 +58,12 @@ def build(settings: RuntimeSettings | None = None) -> tuple[MCPServer[Any], Life
     def big(size: int) -> str:
         """Returns `size` characters."""
         return "x" * size
+
+    @server.tool()
+    async def remember(text: str, ctx: Context, seconds: float = 0) -> str:
+        """Records `text` in the probe (so a test can tell which calls ran), after `seconds`."""
+        await anyio.sleep(seconds)
+        ctx.request_context.lifespan_context.seen.append(text)
+        return text
 
     return server, probe, lambda_handler(server, settings)
