@@ -9,11 +9,20 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup serve test synth bench clean token
 
+CONSTRAINTS := packages/mcp-lambda-cdk/src/mcp_lambda_cdk/lambda-constraints.txt
+PROJECTS := $(wildcard packages/*/pyproject.toml)
+
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt lambdas/requirements.txt
+# What serving needs: the runtime (editable) with the embedded PostgreSQL, under the Lambda pins.
+$(VENV)/.serve-installed: packages/mcp-lambda-runtime/pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e 'packages/mcp-lambda-runtime[local]'
+	touch $@
+
+# Everything: the three distributions (editable), the CDK and the test tools.
+$(VENV)/.installed: $(VENV)/.serve-installed requirements.txt $(PROJECTS)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
@@ -22,7 +31,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## The local servers (weather, conformance, ...) on http://127.0.0.1:$(PORT)/<service>/mcp
-serve: $(VENV)/.installed
+serve: $(VENV)/.serve-installed
 	$(PY) -m devserver --port $(PORT)
 
 ## Everything CI runs.
@@ -42,5 +51,5 @@ clean:
 	rm -rf $(VENV) node_modules cdk.out .tools bench/.venvs bench/.results
 
 ## A token from the development OIDC issuer of `make serve`: make token EMAIL=alice@company.com
-token: $(VENV)/.installed
+token: $(VENV)/.serve-installed
 	@$(PY) -m devserver.token --email "$(or $(EMAIL),alice@company.com)" --port $(PORT)

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "bench" / "README.md"
 RESULTS = ROOT / "bench" / ".results"
 # Bytecode is written (outside the tree) by each cold-start figure's uncounted first run and read by the rest,
-# as a bundle ships it: `make` exports PYTHONDONTWRITEBYTECODE, which would otherwise leave our lambdas/ code
-# recompiling on every start while the SDK's installed packages load precompiled.
+# as a bundle ships it: `make` exports PYTHONDONTWRITEBYTECODE, which would otherwise leave our servers/ and
+# runtime code recompiling on every start while the SDK's installed packages load precompiled.
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
        "PYTHONPYCACHEPREFIX": str(ROOT / "bench" / ".results" / "pycache"),
        "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}

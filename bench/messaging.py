@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def measure(posts: int) -> tuple[float, float]:
     """Median seconds per message: (raw INSERT, handler post_message)."""
-    sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
+    sys.path[:0] = [str(ROOT / "servers"), str(ROOT)]
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     import pg8000.native
 
@@ -34,7 +34,7 @@ def measure(posts: int) -> tuple[float, float]:
     name = f"mcp_bench_{uuid.uuid4().hex[:8]}"
     url = ensure_database(admin_url, name)
     try:
-        migrate(url, [ROOT / "lambdas" / "messaging" / "migrations"])
+        migrate(url, [ROOT / "servers" / "messaging" / "migrations"])
         os.environ["DATABASE_URL"] = url
         from messaging.server import mcp
         from tests.runtime.lambda_events import FakeContext, v2_event

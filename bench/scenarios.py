@@ -21,7 +21,7 @@ HEADERS = {"host": "bench.lambda-url.us-east-1.on.aws", "content-type": "applica
 
 PRELUDE = """
 import json, sys, time
-sys.path[:0] = ["lambdas", "."]
+sys.path[:0] = ["servers", "."]
 """
 
 OURS = PRELUDE + f"""

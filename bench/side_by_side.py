@@ -37,7 +37,7 @@ MiB = 1024 * 1024
 def environment(runtime: Runtime) -> dict[str, str]:
     """The same environment for all; bytecode goes to one cache per venv, written by the warm-up run.
 
-    `make` exports PYTHONDONTWRITEBYTECODE, which would leave our lambdas/ and the peers' server.py
+    `make` exports PYTHONDONTWRITEBYTECODE, which would leave our servers/ and the peers' server.py
     recompiled on every start while their libraries load pip's bytecode; a pycache prefix gives every
     runtime compiled code alike, as a bundle with .pyc files would, without writing into the source tree.
     """

@@ -40,7 +40,7 @@ def ensure(name: str, requirements: Path) -> None:
     print(f"[bench] building {venv.relative_to(ROOT)} from {requirements.relative_to(ROOT)}", flush=True)
     for command in ([sys.executable, "-m", "venv", str(venv)],
                     [str(python(name)), "-m", "pip", "install", "--quiet", "-r", str(requirements)]):
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             raise SystemExit(f"building {venv} failed: {' '.join(command)}\n{done.stdout}{done.stderr}")
     stamp.write_text(digest)

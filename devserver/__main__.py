@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-# The handlers are imported as Lambda imports them: with lambdas/ as the code root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambdas"))
+# The handlers are imported as Lambda imports them: with servers/ as the code root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "servers"))
 
 from devserver.http_server import LocalServer  # noqa: E402
 

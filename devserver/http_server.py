@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from devserver.database import prepare_local_database
@@ -17,7 +16,6 @@ from devserver.lambda_bridge import LocalFunction, function_url_event, response_
 from devserver.services import DATABASE_SERVICES, LOCAL_ENVIRONMENT, MIGRATIONS, SERVICES
 
 log = logging.getLogger("devserver")
-LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 ISSUER_PATH = "dev-oidc"
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
@@ -49,7 +47,7 @@ class LocalServer:
         }))
         if DATABASE_SERVICES & set(services):
             # Exported before the handlers are imported and first called: they read it then.
-            os.environ["DATABASE_URL"] = prepare_local_database([LAMBDAS / m for m in MIGRATIONS])
+            os.environ["DATABASE_URL"] = prepare_local_database(list(MIGRATIONS))
         self.functions.update({name: LocalFunction(name, target) for name, target in services.items()})
         self._thread: threading.Thread | None = None
 

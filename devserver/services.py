@@ -1,23 +1,18 @@
-"""Which services the local server mounts, and where their Lambda handlers live.
+"""Which services the local server mounts: every server declared in `mcp_servers.py`.
 
-A service is served at `/<name>/mcp`; the handler is imported from `lambdas/` exactly as Lambda would
-import it (`module:attribute`), so what runs here is what ships.
+A service is served at `/<name>/mcp`; the handler is imported from its folder exactly as Lambda would
+import it (`<package>.server:handler`), so what runs here is what ships.
 """
 
 from __future__ import annotations
 
-SERVICES: dict[str, str] = {
-    "weather": "weather.server:handler",
-    "messaging": "messaging.server:handler",
-    "secure-messaging": "secure_messaging.server:handler",
-    "conformance": "conformance.server:handler",
-    "reports": "reports.server:handler",
-}
+from mcp_servers import SERVERS
 
-# Services that need the database, and the migrations that make their schema (secure-messaging shares the
-# messaging channel's table; reports reads it).
-DATABASE_SERVICES = {"messaging", "secure-messaging", "reports"}
-MIGRATIONS = ("messaging/migrations",)
+SERVICES: dict[str, str] = {spec.name: f"{spec.package}.server:handler" for spec in SERVERS}
+
+# Services that need the database, and the migrations that make their schema, each applied once.
+DATABASE_SERVICES = {spec.name for spec in SERVERS if spec.database}
+MIGRATIONS = tuple(dict.fromkeys(directory for spec in SERVERS for directory in spec.migration_dirs))
 
 # What a local server trusts by default: loopback hosts on any port, and pages served from loopback
 # (MCP Inspector runs on localhost). Read by the runtime as MCP_ALLOWED_HOSTS / MCP_ALLOWED_ORIGINS.

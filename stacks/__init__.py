@@ -1,1 +1,1 @@
-"""One stack per deployment case; each composes the constructs in ``constructs_lib``."""
+"""One stack per deployment case; each composes the constructs in ``mcp_lambda_cdk``."""

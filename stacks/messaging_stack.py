@@ -20,11 +20,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib.database import McpDatabase
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
-
-#: The tools of ``lambdas/messaging/server.py``: one line each on the dashboard (a test keeps them in sync).
-MESSAGING_TOOLS = ("post_message", "get_messages")
+from mcp_lambda_cdk.database import McpDatabase
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from mcp_servers import MESSAGING
 
 
 class McpMessagingStack(Stack):
@@ -57,13 +55,11 @@ class McpMessagingStack(Stack):
         self.messaging = McpLambdaService(
             self,
             "Messaging",
-            service="messaging",
-            handler="messaging.server.handler",
+            server=MESSAGING,
             url_auth_type=url_auth_type,
             endpoint=endpoint,
             vpc=self.database.vpc,
             vpc_subnets=self.database.application_subnets,
-            tools=MESSAGING_TOOLS,
             alarm_topic=alarm_topic,
         )
         self.database.connect_service(self.messaging)
@@ -82,9 +78,9 @@ class McpMessagingStack(Stack):
                 "the messaging endpoint has no authentication: anyone on the internet can post messages",
             )
 
-        self.migrations = self.database.add_migrations(service="messaging")
+        self.migrations = self.database.add_migrations(*MESSAGING.migration_dirs, service="messaging")
         self.messaging.alias.node.add_dependency(self.migrations)
 
-        # One dashboard: the service's own (see constructs_lib.monitoring), plus the database's row.
+        # One dashboard: the service's own (see mcp_lambda_cdk.monitoring), plus the database's row.
         self.dashboard: cloudwatch.Dashboard = self.messaging.dashboard
         self.dashboard.add_widgets(*self.database.dashboard_widgets())

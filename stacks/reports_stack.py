@@ -3,10 +3,10 @@
 Why tasks: a report reads the whole message channel, which outgrows an HTTP request (29 s behind API
 Gateway) as the channel grows. With ``tasks`` the call is answered at once with a task, and the report is
 built in an asynchronous invocation of the same function, for up to its timeout (15 minutes); state is
-kept in a DynamoDB table (see ``constructs_lib.tasks``).
+kept in a DynamoDB table (see ``mcp_lambda_cdk.tasks``).
 
 Why a database of its own, with the messaging schema: the server reads the messaging server's
-``messages`` table (``lambdas/reports``), so it needs that schema and a route to PostgreSQL. Reusing
+``messages`` table (``servers/reports``), so it needs that schema and a route to PostgreSQL. Reusing
 ``McpMessagingStack``'s database from another stack does not synthesize: letting a function of this stack
 through the proxy's security group adds an ingress rule to the messaging stack that names this stack's
 group, while this stack already depends on the messaging stack's subnets (a cycle between the stacks),
@@ -33,12 +33,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib.database import McpDatabase
-from constructs_lib.lambda_service import McpLambdaService
-from constructs_lib.tasks import TasksOptions
-
-#: The tools of ``lambdas/reports/server.py``: one line each on the dashboard (a test keeps them in sync).
-REPORTS_TOOLS = ("messages_report",)
+from mcp_lambda_cdk.database import McpDatabase
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.tasks import TasksOptions
+from mcp_servers import REPORTS
 
 
 class McpReportsStack(Stack):
@@ -71,19 +69,17 @@ class McpReportsStack(Stack):
         self.reports = McpLambdaService(
             self,
             "Reports",
-            service="reports",
-            handler="reports.server.handler",
+            server=REPORTS,
             url_auth_type=url_auth_type,
             tasks=tasks or TasksOptions(),
             vpc=self.database.vpc,
             vpc_subnets=self.database.application_subnets,
-            tools=REPORTS_TOOLS,
             alarm_topic=alarm_topic,
         )
         self.database.connect_service(self.reports)
 
         # The reports read the messaging server's table: its migrations run before the alias moves.
-        self.migrations = self.database.add_migrations(service="messaging")
+        self.migrations = self.database.add_migrations(*REPORTS.migration_dirs, service="messaging")
         self.reports.alias.node.add_dependency(self.migrations)
 
         self.dynamodb_endpoint = ec2.GatewayVpcEndpoint(
@@ -108,6 +104,6 @@ class McpReportsStack(Stack):
         # Traffic reaches new code only once tasks can be stored and started from inside the VPC.
         self.reports.alias.node.add_dependency(self.dynamodb_endpoint, self.lambda_endpoint)
 
-        # One dashboard: the service's own, with its tasks row (see constructs_lib.monitoring), plus the database's.
+        # One dashboard: the service's own, with its tasks row (see mcp_lambda_cdk.monitoring), plus the database's.
         self.dashboard: cloudwatch.Dashboard = self.reports.dashboard
         self.dashboard.add_widgets(*self.database.dashboard_widgets())

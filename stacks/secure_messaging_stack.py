@@ -9,9 +9,9 @@ Why a NAT gateway: the server fetches the issuers' signing keys (JWKS) from the 
 the database's VPC to reach the RDS Proxy, so that VPC's application tier gets egress (one NAT gateway;
 the database tier stays isolated).
 
-Why two packages in one bundle: ``secure_messaging`` reuses ``messaging.store`` (the same table and
-queries), so the asset holds ``mcp_lambda`` + ``secure_messaging`` + ``messaging``; the schema comes from
-the messaging package's migrations.
+Why the messaging package ships too: ``secure_messaging`` reuses ``messaging.store`` (the same table and
+queries); the bundler finds that import and ships ``messaging`` beside it. The schema comes from the
+messaging server's migrations.
 
 Context, for ``cdk synth/deploy -c ...``: ``googleClientId`` adds Google sign-in for that OAuth client;
 ``allowedDomains`` (comma-separated) limits Google accounts to those email domains. Without context only
@@ -20,56 +20,24 @@ the created Cognito user pool is trusted.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from constructs_lib.bundling import PythonBundle, bundled_code
-from constructs_lib.database import McpDatabase
-from constructs_lib.lambda_service import McpLambdaService
-from constructs_lib.oidc_auth import McpOidcAuth, OidcIssuer, user_pool_issuer
+from mcp_lambda_cdk.database import McpDatabase
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.oidc_auth import McpOidcAuth, OidcIssuer, user_pool_issuer
+from mcp_servers import SECURE_MESSAGING
 
 #: The scope (or Cognito group) the secure messaging server requires for ``post_message``.
-WRITE_SCOPE = "messages:write"
+(WRITE_SCOPE,) = SECURE_MESSAGING.scopes
 
 #: CDK context keys read when the matching props are not given.
 GOOGLE_CLIENT_ID_CONTEXT = "googleClientId"
 ALLOWED_DOMAINS_CONTEXT = "allowedDomains"
-
-SERVICE = "secure-messaging"
-PACKAGE = "secure_messaging"
-#: Packages the service imports besides its own and the runtime.
-SHARED_PACKAGES = ("messaging",)
-
-
-@dataclasses.dataclass(frozen=True)
-class _MultiPackageBundle(PythonBundle):
-    """A ``PythonBundle`` that ships more service packages than its own (hash and copy cover them all)."""
-
-    extra_packages: tuple[str, ...] = ()
-
-    @property
-    def packages(self) -> tuple[str, ...]:
-        return (*super().packages, *self.extra_packages)
-
-
-def secure_messaging_bundle(
-    *,
-    runtime: lambda_.Runtime = lambda_.Runtime.PYTHON_3_13,
-    architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
-    lambdas_dir: Path | str | None = None,
-) -> PythonBundle:
-    """What the secure messaging function ships: ``mcp_lambda``, ``secure_messaging`` and ``messaging``."""
-    base = _MultiPackageBundle.for_function(
-        PACKAGE, runtime=runtime, architecture=architecture, lambdas_dir=lambdas_dir
-    )
-    return dataclasses.replace(base, extra_packages=SHARED_PACKAGES)
 
 
 class McpSecureMessagingStack(Stack):
@@ -86,7 +54,6 @@ class McpSecureMessagingStack(Stack):
         ``threat_protection``, ``user_pool_removal_policy``, ``tool_scopes``, ...). Default: none.
     :param database_props: keyword props for ``McpDatabase``. Default: its production defaults with one NAT
         gateway (``nat_gateways=1``), as the server fetches the issuers' keys from the internet.
-    :param lambdas_dir: where the packages live. Default: the repository's ``lambdas/`` folder.
     :param kwargs: ``Stack`` props (``env``, ``description``, ...).
     """
 
@@ -101,7 +68,6 @@ class McpSecureMessagingStack(Stack):
         oidc_issuers: Sequence[OidcIssuer] = (),
         auth_props: Mapping[str, Any] | None = None,
         database_props: Mapping[str, Any] | None = None,
-        lambdas_dir: Path | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -112,22 +78,17 @@ class McpSecureMessagingStack(Stack):
 
         self.database = McpDatabase(self, "Database", **{"nat_gateways": 1, **(database_props or {})})
 
-        bundle = secure_messaging_bundle(lambdas_dir=lambdas_dir)
         self.service = McpLambdaService(
             self,
             "SecureMessaging",
-            service=SERVICE,
-            package=PACKAGE,
-            handler=f"{PACKAGE}.server.handler",
-            code=bundled_code(self, bundle),
-            url_auth_type=lambda_.FunctionUrlAuthType.NONE,
+            server=SECURE_MESSAGING,
             vpc=self.database.vpc,
             vpc_subnets=self.database.application_subnets,
         )
         self.database.connect_service(self.service)
 
         # The table is the messaging server's; its migrations run before the alias moves to new code.
-        self.migrations = self.database.add_migrations(service="messaging", lambdas_dir=lambdas_dir)
+        self.migrations = self.database.add_migrations(*SECURE_MESSAGING.migration_dirs, service="messaging")
         self.service.alias.node.add_dependency(self.migrations)
 
         self.auth = McpOidcAuth(

@@ -6,7 +6,7 @@ without signing requests, as in the guide's weather example. Cases with data add
 Why a Function URL by default: it is the cheapest endpoint and has no timeout of its own. For real public
 traffic, ``endpoint=McpEndpoint.rest_api()`` puts the same alias behind a regional REST API with AWS WAF
 (SQL injection, known bad inputs, a per-IP rate limit), stage throttling and access logs; see
-``constructs_lib.api`` and docs/security.md.
+``mcp_lambda_cdk.api`` and docs/security.md.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Stack
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
-
-#: The tools of ``lambdas/weather/server.py``: one line each on the dashboard (a test keeps them in sync).
-WEATHER_TOOLS = ("get_weather",)
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from mcp_servers import WEATHER
 
 
 class McpWeatherStack(Stack):
@@ -46,9 +43,7 @@ class McpWeatherStack(Stack):
         self.weather = McpLambdaService(
             self,
             "Weather",
-            service="weather",
-            handler="weather.server.handler",
-            endpoint=endpoint or McpEndpoint.function_url(auth_type=lambda_.FunctionUrlAuthType.NONE),
-            tools=WEATHER_TOOLS,
+            server=WEATHER,
+            endpoint=endpoint,
             alarm_topic=alarm_topic,
         )

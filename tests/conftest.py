@@ -17,7 +17,7 @@ from devserver.database import embedded_url, ensure_database, migrate
 from mcp_lambda.database import DatabaseConfig, connect
 
 ROOT = Path(__file__).resolve().parents[1]
-MIGRATIONS = ROOT / "lambdas" / "messaging" / "migrations"
+MIGRATIONS = ROOT / "servers" / "messaging" / "migrations"
 
 
 @pytest.fixture(scope="session")

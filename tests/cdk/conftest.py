@@ -2,7 +2,7 @@
 
 Why read cdk.json: the feature flags there change the templates, so the tests must synthesize with
 the same flags as ``cdk synth``. Why ``mcp:skipBundling``: a pip install per test would be slow and
-would tie the snapshots to the handler code (see ``constructs_lib.bundling``).
+would tie the snapshots to the handler code (see ``mcp_lambda_cdk.bundling``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,18 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402  (after the environment variable above)
 
-from constructs_lib.bundling import SKIP_BUNDLING_CONTEXT  # noqa: E402
+from mcp_lambda.spec import ServerSpec  # noqa: E402
+from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_HASH_PLACEHOLDER = "<sha256 of lambdas/messaging/migrations/*.sql>"
+SERVERS_DIR = REPO_ROOT / "servers"
+MIGRATIONS_HASH_PLACEHOLDER = "<sha256 of servers/messaging/migrations/*.sql>"
+
+
+def spec(name: str, folder: str | None = None, **declared: Any) -> ServerSpec:
+    """A declaration of one of the repository's server folders (by default the one named like `name`) with
+    only what the test declares: the construct tests choose their props themselves."""
+    return ServerSpec(name, SERVERS_DIR / (folder or name.replace("-", "_")), **declared)
 
 
 @pytest.fixture
@@ -60,16 +68,19 @@ def make_app(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., cdk.App]
 
 
 @pytest.fixture
-def lambdas_tree(tmp_path: Path) -> Path:
-    """A minimal ``lambdas/`` folder: runtime and weather packages, no dependencies to install."""
-    root = tmp_path / "checkout-a" / "lambdas"
+def servers_tree(tmp_path: Path) -> Path:
+    """A minimal ``servers/`` folder: a weather server, another server, and a server importing a sibling."""
+    root = tmp_path / "checkout-a" / "servers"
     files = {
-        "requirements.txt": "# nothing to install in tests\n",
-        "mcp_lambda/__init__.py": '"""Runtime."""\n',
-        "mcp_lambda/adapter.py": "def adapt(event):\n    return event\n",
         "weather/__init__.py": "",
         "weather/server.py": "def handler(event, context):\n    return {'statusCode': 200}\n",
         "other/server.py": "# another service, not part of the weather bundle\n",
+        "messaging/__init__.py": "",
+        "messaging/store.py": "def insert_message():\n    pass\n",
+        "messaging/migrations/001_messages.sql": "CREATE TABLE IF NOT EXISTS messages (id bigint);\n",
+        "secure_messaging/__init__.py": "",
+        "secure_messaging/server.py": "from messaging.store import insert_message\n\n"
+        "def handler(event, context):\n    return {}\n",
     }
     for relative, text in files.items():
         path = root / relative

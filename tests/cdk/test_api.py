@@ -11,13 +11,14 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from tests.cdk.conftest import spec
 
 
 @pytest.fixture(scope="module")
 def stack(make_app) -> cdk.Stack:
     stack = cdk.Stack(make_app(), "TestStack")
-    McpLambdaService(stack, "Weather", service="weather", endpoint=McpEndpoint.rest_api())
+    McpLambdaService(stack, "Weather", server=spec("weather"), endpoint=McpEndpoint.rest_api())
     return stack
 
 
@@ -157,11 +158,11 @@ def test_waf_blocks_floods_sql_injection_and_known_bad_inputs(stack: cdk.Stack, 
 
 def test_function_timeout_follows_the_integration_timeout(make_app) -> None:
     stack = cdk.Stack(make_app(), "Timeouts")
-    McpLambdaService(stack, "Default", service="weather", endpoint=McpEndpoint.rest_api())
+    McpLambdaService(stack, "Default", server=spec("weather"), endpoint=McpEndpoint.rest_api())
     McpLambdaService(
         stack,
         "Longer",
-        service="weather",
+        server=spec("weather"),
         timeout=cdk.Duration.seconds(60),
         endpoint=McpEndpoint.rest_api(integration_timeout=cdk.Duration.seconds(90)),
     )
@@ -171,7 +172,7 @@ def test_function_timeout_follows_the_integration_timeout(make_app) -> None:
         60,
     ]
     with pytest.raises(ValueError, match="504"):
-        McpLambdaService(stack, "TooLong", service="weather", timeout=cdk.Duration.seconds(30),
+        McpLambdaService(stack, "TooLong", server=spec("weather"), timeout=cdk.Duration.seconds(30),
                          endpoint=McpEndpoint.rest_api())
 
 
@@ -195,7 +196,7 @@ def test_rejects_impossible_api_props(props: dict[str, Any]) -> None:
 def test_iam_authorization_and_grant_invoke(make_app) -> None:
     stack = cdk.Stack(make_app(), "Iam")
     service = McpLambdaService(
-        stack, "Weather", service="weather",
+        stack, "Weather", server=spec("weather"),
         endpoint=McpEndpoint.rest_api(authorization_type=apigw.AuthorizationType.IAM, cloud_watch_role=False),
     )
     caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())

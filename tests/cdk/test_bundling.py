@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -17,87 +18,150 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib import bundling
-from constructs_lib.bundling import PythonBundle
-from constructs_lib.lambda_service import McpLambdaService
-from tests.cdk.conftest import REPO_ROOT
+from mcp_lambda.spec import ServerSpec
+from mcp_lambda_cdk import bundling
+from mcp_lambda_cdk.bundling import PythonBundle
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from tests.cdk.conftest import REPO_ROOT, spec
 
 
-def synthesized_s3_key(make_app, lambdas_dir: Path, **context) -> str:
+def weather(root: Path) -> ServerSpec:
+    return ServerSpec("weather", root / "weather")
+
+
+def synthesized_s3_key(make_app, servers: Path, **context) -> str:
     """The S3 key of the weather function's code, as ``cdk synth`` would render it."""
     stack = cdk.Stack(make_app(**context), "TestStack")
-    McpLambdaService(stack, "Weather", service="weather", lambdas_dir=lambdas_dir)
+    McpLambdaService(stack, "Weather", server=weather(servers))
     (function,) = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
     return function["Properties"]["Code"]["S3Key"]
 
 
-def real_hash_key(make_app, lambdas_dir: Path) -> str:
+def real_hash_key(make_app, servers: Path) -> str:
     # CDK skips bundling for stacks outside aws:cdk:bundling-stacks but renders the real hash.
     return synthesized_s3_key(
-        make_app, lambdas_dir, **{"aws:cdk:bundling-stacks": [], bundling.SKIP_BUNDLING_CONTEXT: False}
+        make_app, servers, **{"aws:cdk:bundling-stacks": [], bundling.SKIP_BUNDLING_CONTEXT: False}
     )
 
 
-def test_asset_hash_is_the_same_in_another_checkout(make_app, lambdas_tree: Path, tmp_path: Path) -> None:
+def for_server(folder: Path) -> PythonBundle:
+    return PythonBundle.for_server(folder, runtime=lambda_.Runtime.PYTHON_3_13, architecture=lambda_.Architecture.ARM_64)
+
+
+def test_the_runtime_is_a_requirement_like_any_other(servers_tree: Path) -> None:
+    # Given a server folder without requirements of its own, then one with
+    bundle = for_server(servers_tree / "weather")
+    assert bundle.requirements == (f"mcp-lambda-runtime=={metadata.version('mcp-lambda-runtime')}",)
+    (servers_tree / "weather" / "requirements.txt").write_text("# the server's own\nhttpx2==2.16.2  # pinned\n")
+
+    # Then the runtime, pinned to the version installed here, comes first, the folder's own after it
+    assert for_server(servers_tree / "weather").requirements == (*bundle.requirements, "httpx2==2.16.2")
+    # And the runtime, installed here from this checkout, is built from it, not taken from an index
+    (source,) = bundle.local_sources
+    assert (source.name, source.is_wheel) == ("mcp-lambda-runtime", False)
+    assert (source.path / "src" / "mcp_lambda" / "runtime.py").is_file()
+
+
+def test_a_server_ships_with_the_sibling_packages_it_imports(servers_tree: Path) -> None:
+    # Given a server that imports a sibling package, which imports nothing of the others
+    bundle = PythonBundle(servers_tree / "secure_messaging")
+
+    # Then both are shipped, the other servers are not
+    assert bundle.packages == ("secure_messaging", "messaging")
+    assert [p.as_posix() for p in bundle.source_files()] == [
+        "messaging/__init__.py", "messaging/migrations/001_messages.sql", "messaging/store.py",
+        "secure_messaging/__init__.py", "secure_messaging/server.py",
+    ]
+    # And the hash follows the sibling's code too
+    before = bundle.asset_hash()
+    (servers_tree / "messaging" / "store.py").write_text("# changed\n")
+    assert PythonBundle(servers_tree / "secure_messaging").asset_hash() != before
+    # And imports found anywhere in the package count, `import x.y` and `from x import y` alike
+    (servers_tree / "weather" / "tools.py").write_text("import other.server\n")
+    assert PythonBundle(servers_tree / "weather").packages == ("weather", "other")
+
+
+def test_asset_hash_is_the_same_in_another_checkout(make_app, servers_tree: Path, tmp_path: Path) -> None:
     # Given the same sources in a second directory
-    elsewhere = tmp_path / "checkout-b" / "lambdas"
-    shutil.copytree(lambdas_tree, elsewhere)
+    elsewhere = tmp_path / "checkout-b" / "servers"
+    shutil.copytree(servers_tree, elsewhere)
 
     # When both are hashed, directly and through a synth
     # Then the hashes agree
-    assert PythonBundle("weather", lambdas_tree).asset_hash() == PythonBundle("weather", elsewhere).asset_hash()
-    assert real_hash_key(make_app, lambdas_tree) == real_hash_key(make_app, elsewhere)
+    assert for_server(servers_tree / "weather").asset_hash() == for_server(elsewhere / "weather").asset_hash()
+    assert real_hash_key(make_app, servers_tree) == real_hash_key(make_app, elsewhere)
 
 
-def test_asset_hash_ignores_bytecode_and_other_services(lambdas_tree: Path) -> None:
-    before = PythonBundle("weather", lambdas_tree).asset_hash()
-    (lambdas_tree / "weather" / "__pycache__").mkdir()
-    (lambdas_tree / "weather" / "__pycache__" / "server.cpython-313.pyc").write_bytes(b"\0")
-    (lambdas_tree / "mcp_lambda" / "stray.pyc").write_bytes(b"\0")
-    (lambdas_tree / "weather" / ".DS_Store").write_bytes(b"\0")
-    (lambdas_tree / "other" / "server.py").write_text("# changed\n")
-    assert PythonBundle("weather", lambdas_tree).asset_hash() == before
+def test_asset_hash_ignores_bytecode_and_other_services(servers_tree: Path) -> None:
+    before = for_server(servers_tree / "weather").asset_hash()
+    (servers_tree / "weather" / "__pycache__").mkdir()
+    (servers_tree / "weather" / "__pycache__" / "server.cpython-313.pyc").write_bytes(b"\0")
+    (servers_tree / "weather" / "stray.pyc").write_bytes(b"\0")
+    (servers_tree / "weather" / ".DS_Store").write_bytes(b"\0")
+    (servers_tree / "other" / "server.py").write_text("# changed\n")
+    assert for_server(servers_tree / "weather").asset_hash() == before
 
 
 @pytest.mark.parametrize(
     "change",
     [
         lambda root: (root / "weather" / "server.py").write_text("def handler(event, context):\n    return {}\n"),
-        lambda root: (root / "mcp_lambda" / "adapter.py").write_text("def adapt(event):\n    return None\n"),
-        lambda root: (root / "mcp_lambda" / "new_module.py").write_text(""),
+        lambda root: (root / "weather" / "new_module.py").write_text(""),
         lambda root: (root / "weather" / "server.py").rename(root / "weather" / "app.py"),
-        lambda root: (root / "requirements.txt").write_text("mcp==2.3.0\n"),
+        lambda root: (root / "weather" / "requirements.txt").write_text("httpx2==2.16.2\n"),
+        lambda root: (root / "weather" / "server.py").write_text("import messaging.store\n"),
     ],
-    ids=["service-source", "runtime-source", "added-file", "renamed-file", "requirements"],
+    ids=["service-source", "added-file", "renamed-file", "own-requirements", "imports-a-sibling"],
 )
-def test_asset_hash_changes_with_what_is_shipped(make_app, lambdas_tree: Path, change) -> None:
-    before = real_hash_key(make_app, lambdas_tree)
-    change(lambdas_tree)
-    assert real_hash_key(make_app, lambdas_tree) != before
+def test_asset_hash_changes_with_what_is_shipped(make_app, servers_tree: Path, change) -> None:
+    before = real_hash_key(make_app, servers_tree)
+    change(servers_tree)
+    assert real_hash_key(make_app, servers_tree) != before
+
+
+def test_a_local_sources_fingerprint_follows_its_files_not_its_build_outputs(tmp_path: Path) -> None:
+    # Given a project directory installed from source (as the runtime is in this checkout)
+    project = tmp_path / "project"
+    (project / "src" / "lib").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'lib'\n")
+    (project / "src" / "lib" / "__init__.py").write_text("x = 1\n")
+    source = bundling.LocalSource("lib", project, is_wheel=False)
+    before = source.fingerprint()
+
+    # When building and importing it leaves outputs behind, the fingerprint stays
+    for litter in ("build/lib/lib/__init__.py", "dist/lib-1.whl", "src/lib.egg-info/PKG-INFO",
+                   "src/lib/__pycache__/__init__.cpython-313.pyc"):
+        (project / litter).parent.mkdir(parents=True, exist_ok=True)
+        (project / litter).write_text("")
+    assert source.fingerprint() == before
+    # And a change to its code changes it
+    (project / "src" / "lib" / "__init__.py").write_text("x = 2\n")
+    assert source.fingerprint() != before
+    # And a wheel is known by its hash
+    assert bundling.LocalSource("lib", tmp_path / "lib-1.whl", True, "ab12").fingerprint() == b"wheel:ab12"
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [("PRUNED", (("uvicorn", "server"),)), ("SOURCE_ONLY", ("cffi",))],
 )
-def test_asset_hash_changes_with_the_pruning_lists(lambdas_tree: Path, monkeypatch, name: str, value) -> None:
-    before = PythonBundle("weather", lambdas_tree).asset_hash()
+def test_asset_hash_changes_with_the_pruning_lists(servers_tree: Path, monkeypatch, name: str, value) -> None:
+    before = for_server(servers_tree / "weather").asset_hash()
     monkeypatch.setattr(bundling, name, value)
-    assert PythonBundle("weather", lambdas_tree).asset_hash() != before
+    assert for_server(servers_tree / "weather").asset_hash() != before
 
 
-def test_asset_hash_differs_per_architecture(lambdas_tree: Path) -> None:
+def test_asset_hash_differs_per_architecture(servers_tree: Path) -> None:
     def bundle(architecture: lambda_.Architecture) -> PythonBundle:
-        return PythonBundle.for_function(
-            "weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture, lambdas_dir=lambdas_tree
+        return PythonBundle.for_server(
+            servers_tree / "weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture
         )
 
     assert bundle(lambda_.Architecture.ARM_64).asset_hash() != bundle(lambda_.Architecture.X86_64).asset_hash()
 
 
-def test_pip_is_asked_for_wheels_of_the_lambda_platform(lambdas_tree: Path, tmp_path: Path, monkeypatch) -> None:
-    # Given a bundle with one requirement and a pip that only records its command line
-    (lambdas_tree / "requirements.txt").write_text("mcp==2.3.0\n")
+def test_pip_is_asked_for_wheels_of_the_lambda_platform(servers_tree: Path, tmp_path: Path, monkeypatch) -> None:
+    # Given a bundle with the runtime requirement and a pip that only records its command lines
     commands: list[list[str]] = []
 
     def fake_run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -105,20 +169,17 @@ def test_pip_is_asked_for_wheels_of_the_lambda_platform(lambdas_tree: Path, tmp_
         return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(bundling.subprocess, "run", fake_run)
-    bundle = PythonBundle.for_function(
-        "weather",
-        runtime=lambda_.Runtime.PYTHON_3_13,
-        architecture=lambda_.Architecture.ARM_64,
-        lambdas_dir=lambdas_tree,
-    )
+    bundle = for_server(servers_tree / "weather")
 
     # When the bundle is built
     bundle.build(tmp_path / "out")
 
-    # Then pip installs for CPython 3.13 on arm64, binary wheels only, with the manylinux_2_28 tag
-    # (without it pip silently picks old releases), into the asset root
-    pip = commands[0]
-    assert pip[1:4] == ["-m", "pip", "install"]
+    # Then the runtime's checkout is built as a wheel for pip's wheelhouse first
+    wheel, install = commands[0], commands[1]
+    assert wheel[1:4] == ["-m", "pip", "wheel"] and wheel[-1] == str(bundle.local_sources[0].path)
+    # And pip installs for CPython 3.13 on arm64, binary wheels only, with the manylinux_2_28 tag
+    # (without it pip silently picks old releases), into the asset root, under the runtime's pins
+    assert install[1:4] == ["-m", "pip", "install"]
     for flag in (
         "--platform=manylinux2014_aarch64",
         "--platform=manylinux_2_28_aarch64",
@@ -126,46 +187,54 @@ def test_pip_is_asked_for_wheels_of_the_lambda_platform(lambdas_tree: Path, tmp_
         "--python-version=3.13",
         "--only-binary=:all:",
     ):
-        assert flag in pip
-    assert pip[-4:] == ["--target", str(tmp_path / "out"), "-r", str(lambdas_tree / "requirements.txt")]
+        assert flag in install
+    assert install[install.index("--target") + 1] == str(tmp_path / "out")
+    assert install[install.index("--find-links") + 1] == wheel[wheel.index("--wheel-dir") + 1]
+    assert install[install.index("--constraint") + 1] == str(bundling.CONSTRAINTS)
 
 
 @pytest.mark.parametrize("architecture", [lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64], ids=["arm64", "x86_64"])
-def test_the_requirements_pin_everything_a_bundle_installs(architecture, tmp_path: Path) -> None:
-    """A bundle's content follows from lambdas/requirements.txt alone (its asset hash covers only that file):
-    resolving it for the Lambda platform, against the package index, must install exactly its pins."""
-    requirements = REPO_ROOT / "lambdas" / "requirements.txt"
+def test_the_constraints_pin_everything_a_bundle_installs(architecture, tmp_path: Path) -> None:
+    """A bundle's third-party content follows from the constraints alone (its asset hash covers that file):
+    resolving the runtime for the Lambda platform, against the package index, must install exactly the pins."""
     pins = {}
-    for line in requirements.read_text().splitlines():
+    for line in bundling.CONSTRAINTS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, _, version = line.partition("==")
             pins[re.sub(r"[-_.]+", "-", name).lower()] = version
-    bundle = PythonBundle.for_function("weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture)
+    bundle = PythonBundle.for_server(REPO_ROOT / "servers" / "weather", runtime=lambda_.Runtime.PYTHON_3_13,
+                                     architecture=architecture)
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    for source in bundle.local_sources:
+        source.add_to(wheelhouse)
+    (tmp_path / "requirements.txt").write_text("\n".join(bundle.requirements))
     report = tmp_path / "report.json"
-    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check",
-               "--ignore-installed", "--report", str(report), *bundle.pip_flags(), "--target", str(tmp_path / "t"),
-               "-r", str(requirements)]
+    command = [*bundle.pip_install_command(tmp_path / "t", tmp_path / "requirements.txt", wheelhouse),
+               "--dry-run", "--ignore-installed", "--report", str(report)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     installed = {re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower(): item["metadata"]["version"]
                  for item in json.loads(report.read_text())["install"]}
-    assert installed == pins, f"pin what pip resolves: {' '.join(command)}"
+    assert installed == {**pins, "mcp-lambda-runtime": metadata.version("mcp-lambda-runtime")}, (
+        f"pin what pip resolves: {' '.join(command)}")
 
 
-def test_bundle_holds_the_runtime_and_the_service_package(make_app, lambdas_tree: Path) -> None:
+def test_bundle_holds_the_server_and_what_pip_installed(make_app, servers_tree: Path) -> None:
     # Given sources with bytecode lying around, and nothing to pip install
-    (lambdas_tree / "weather" / "__pycache__").mkdir()
-    (lambdas_tree / "weather" / "__pycache__" / "stale.cpython-313.pyc").write_bytes(b"\0")
+    (servers_tree / "weather" / "__pycache__").mkdir()
+    (servers_tree / "weather" / "__pycache__" / "stale.cpython-313.pyc").write_bytes(b"\0")
 
     # When CDK bundles the asset through the local bundler (no Docker)
     app = make_app(**{bundling.SKIP_BUNDLING_CONTEXT: False})
     stack = cdk.Stack(app, "TestStack")
-    McpLambdaService(stack, "Weather", service="weather", lambdas_dir=lambdas_tree)
+    McpLambdaService(stack, "Weather", server=weather(servers_tree),
+                     code=bundling.bundled_code(stack, PythonBundle(servers_tree / "weather")))
     key = Template.from_stack(stack).find_resources("AWS::Lambda::Function").popitem()[1]["Properties"]["Code"]["S3Key"]
     asset = Path(app.outdir) / f"asset.{key.removesuffix('.zip')}"
 
-    # Then the asset root holds both packages, not the other service, nor the stale bytecode
+    # Then the asset root holds the server package, not the other servers, nor the stale bytecode
     shipped = sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*.py"))
-    assert shipped == ["mcp_lambda/__init__.py", "mcp_lambda/adapter.py", "weather/__init__.py", "weather/server.py"]
+    assert shipped == ["weather/__init__.py", "weather/server.py"]
     assert not (asset / "weather" / "__pycache__" / "stale.cpython-313.pyc").exists()
     # And the bytecode is compiled for the read-only /var/task: hash-based, never checked against sources
     if sys.version_info[:2] != (3, 13):
@@ -174,24 +243,25 @@ def test_bundle_holds_the_runtime_and_the_service_package(make_app, lambdas_tree
     assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01
 
 
-def test_skipped_bundling_uses_a_placeholder_hash_independent_of_the_sources(make_app, lambdas_tree: Path) -> None:
-    before = synthesized_s3_key(make_app, lambdas_tree)
-    (lambdas_tree / "weather" / "server.py").write_text("# changed\n")
-    assert synthesized_s3_key(make_app, lambdas_tree) == before
-    assert before != real_hash_key(make_app, lambdas_tree)
+def test_skipped_bundling_uses_a_placeholder_hash_independent_of_the_sources(make_app, servers_tree: Path) -> None:
+    before = synthesized_s3_key(make_app, servers_tree)
+    (servers_tree / "weather" / "server.py").write_text("# changed\n")
+    assert synthesized_s3_key(make_app, servers_tree) == before
+    assert before != real_hash_key(make_app, servers_tree)
 
 
-def test_bundle_size_is_reported_at_synth(make_app, lambdas_tree: Path) -> None:
+def test_bundle_size_is_reported_at_synth(make_app, servers_tree: Path) -> None:
     # Given a bundle that CDK builds with the local bundler
     app = make_app(**{bundling.SKIP_BUNDLING_CONTEXT: False})
     stack = cdk.Stack(app, "TestStack")
 
     # When the service is synthesized
-    McpLambdaService(stack, "Weather", service="weather", lambdas_dir=lambdas_tree)
+    McpLambdaService(stack, "Weather", server=weather(servers_tree),
+                     code=bundling.bundled_code(stack, PythonBundle(servers_tree / "weather")))
 
-    # Then its unzipped and zipped sizes are an info annotation on the service
+    # Then its unzipped and zipped sizes are an info annotation on the scope of the code
     Annotations.from_stack(stack).has_info(
-        "/TestStack/Weather",
+        "/TestStack",
         Match.string_like_regexp(r"^weather bundle: [\d.]+ MiB unzipped \(\d+ files, \d+ \.pyc\), [\d.]+ MiB zipped"),
     )
 
@@ -202,7 +272,7 @@ def test_bundles_past_lambdas_limit_fail_the_synth(tmp_path: Path, monkeypatch) 
     size = bundling.measure_bundle(tmp_path)
     assert size.unzipped_bytes == 60 and size.files == 1 and 0 < size.zipped_bytes
     stack = cdk.Stack(cdk.App(), "Big")
-    bundling._report_size(stack, PythonBundle("weather"), tmp_path)
+    bundling._report_size(stack, PythonBundle(tmp_path / "weather"), tmp_path)
     Annotations.from_stack(stack).has_error("/Big", Match.string_like_regexp("too large to deploy"))
 
 
@@ -276,7 +346,8 @@ def test_bytecode_is_left_out_only_for_modules_the_functions_never_import(relati
     assert (pattern.search(str(root / relative)) is None) == compiled
 
 
-# The real bundle: pip installs lambdas/requirements.txt (wheels from the index), so these tests take ~20 s.
+# The real bundle: pip installs the runtime (a wheel of this checkout) and its pinned closure (wheels from the
+# index), so these tests take ~20 s.
 _HOST_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64, "AMD64": lambda_.Architecture.X86_64,
                       "aarch64": lambda_.Architecture.ARM_64, "arm64": lambda_.Architecture.ARM_64}
 _SIZE_LIMIT_BYTES = 15_000_000  # the zipped asset, in decimal megabytes (14.3 MiB)
@@ -284,14 +355,14 @@ _SIZE_LIMIT_BYTES = 15_000_000  # the zipped asset, in decimal megabytes (14.3 M
 
 @pytest.fixture(scope="module")
 def real_bundle(tmp_path_factory: pytest.TempPathFactory):
-    """Build (once per architecture) the weather bundle from the checkout's lambdas/ folder."""
+    """Build (once per architecture) the weather bundle from the checkout's servers/ folder."""
     built: dict[str, Path] = {}
 
     def build(architecture: lambda_.Architecture) -> Path:
         if architecture.name not in built:
             out = tmp_path_factory.mktemp(f"weather-{architecture.name}")
-            PythonBundle.for_function(
-                "weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture
+            PythonBundle.for_server(
+                REPO_ROOT / "servers" / "weather", runtime=lambda_.Runtime.PYTHON_3_13, architecture=architecture
             ).build(out)
             built[architecture.name] = out
         return built[architecture.name]
@@ -368,13 +439,11 @@ _SERVE_FROM_BUNDLE = textwrap.dedent(
 def test_pruned_bundle_serves_from_itself_in_a_fresh_interpreter(real_bundle, tmp_path: Path) -> None:
     # Given the weather bundle built for this machine's CPU, and the other services' packages apart
     bundle = real_bundle(_HOST_ARCHITECTURE[platform.machine()])
-    lambdas = REPO_ROOT / "lambdas"
-    services = sorted(
-        p.parent.name for p in lambdas.glob("*/server.py") if p.parent.name not in {"mcp_lambda", "weather"}
-    )
+    servers = REPO_ROOT / "servers"
+    services = sorted(p.parent.name for p in servers.glob("*/server.py") if p.parent.name != "weather")
     for service in services:
         shutil.copytree(
-            lambdas / service, tmp_path / "services" / service, ignore=shutil.ignore_patterns("__pycache__")
+            servers / service, tmp_path / "services" / service, ignore=shutil.ignore_patterns("__pycache__")
         )
     script = tmp_path / "serve.py"
     script.write_text(_SERVE_FROM_BUNDLE)

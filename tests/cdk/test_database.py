@@ -13,8 +13,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib.database import McpDatabase, migration_files_hash
-from constructs_lib.lambda_service import McpLambdaService
+from mcp_lambda_cdk.database import McpDatabase, migration_files_hash
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from tests.cdk.conftest import spec
 
 
 @pytest.fixture
@@ -23,12 +24,12 @@ def stack(make_app) -> cdk.Stack:
 
 
 @pytest.fixture
-def lambdas_with_migrations(lambdas_tree: Path) -> Path:
-    """The minimal ``lambdas/`` tree plus a ``notes`` service with one migration."""
-    (lambdas_tree / "notes" / "migrations").mkdir(parents=True)
-    (lambdas_tree / "notes" / "server.py").write_text("def handler(event, context):\n    return {}\n")
-    (lambdas_tree / "notes" / "migrations" / "001_notes.sql").write_text("CREATE TABLE notes (id bigint);\n")
-    return lambdas_tree
+def notes_migrations(servers_tree: Path) -> Path:
+    """The minimal ``servers/`` tree plus a ``notes`` server with one migration; its migrations folder."""
+    (servers_tree / "notes" / "migrations").mkdir(parents=True)
+    (servers_tree / "notes" / "server.py").write_text("def handler(event, context):\n    return {}\n")
+    (servers_tree / "notes" / "migrations" / "001_notes.sql").write_text("CREATE TABLE notes (id bigint);\n")
+    return servers_tree / "notes" / "migrations"
 
 
 def database(stack: cdk.Stack, **props: Any) -> McpDatabase:
@@ -150,7 +151,7 @@ def test_nat_gateways_give_the_application_tier_egress(stack: cdk.Stack) -> None
 
 def test_connect_service_refuses_a_service_outside_any_vpc(stack: cdk.Stack) -> None:
     db = database(stack)
-    service = McpLambdaService(stack, "Service", service="weather", code=lambda_.Code.from_inline("x = 1"))
+    service = McpLambdaService(stack, "Service", server=spec("weather"), code=lambda_.Code.from_inline("x = 1"))
     with pytest.raises(ValueError, match="not in a VPC"):
         db.connect_service(service)
 
@@ -161,7 +162,7 @@ def test_read_secret_grants_the_secret_and_names_it(stack: cdk.Stack) -> None:
     service = McpLambdaService(
         stack,
         "Service",
-        service="weather",
+        server=spec("weather"),
         code=lambda_.Code.from_inline("x = 1"),
         vpc=db.vpc,
         vpc_subnets=db.application_subnets,
@@ -236,32 +237,32 @@ def test_migrations_hash_covers_names_and_contents(tmp_path: Path) -> None:
     assert len({first, second, third, migration_files_hash(directory)}) == 4
 
 
-def test_migrations_need_sql_files(stack: cdk.Stack, lambdas_tree: Path) -> None:
+def test_migrations_need_sql_files(stack: cdk.Stack, servers_tree: Path) -> None:
     db = database(stack)
     with pytest.raises(FileNotFoundError, match="migrations"):
-        db.add_migrations(service="weather", lambdas_dir=lambdas_tree)
+        db.add_migrations(servers_tree / "weather" / "migrations", service="weather")
 
 
-def test_migrations_run_from_the_service_bundle_with_a_hash_of_the_sql(
-    stack: cdk.Stack, lambdas_with_migrations: Path
+def test_migrations_run_from_their_own_bundle_with_a_hash_of_the_sql(
+    stack: cdk.Stack, notes_migrations: Path
 ) -> None:
-    # Given a service package with a migrations folder
+    # Given a server folder with a migrations folder
     db = database(stack)
 
     # When its migrations are added
-    db.add_migrations(service="notes", lambdas_dir=lambdas_with_migrations)
+    db.add_migrations(notes_migrations, service="notes")
 
     # Then a custom resource carries the hash of the SQL files, and its handler runs the runtime's migrator
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "Custom::McpSchemaMigrations",
-        {"Service": "notes", "MigrationsHash": migration_files_hash(lambdas_with_migrations / "notes" / "migrations")},
+        {"Service": "notes", "MigrationsHash": migration_files_hash(notes_migrations)},
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Handler": "mcp_lambda.migrations.handler",
-            "Environment": {"Variables": Match.object_like({"MCP_MIGRATIONS_DIR": "notes/migrations"})},
+            "Environment": {"Variables": Match.object_like({"MCP_MIGRATIONS_DIR": "migrations"})},
             "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),
         },
     )

@@ -11,7 +11,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda.spec import ServerSpec
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from tests.cdk.conftest import spec
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def stack(make_app) -> cdk.Stack:
 
 
 def service(stack: cdk.Stack, **props: Any) -> McpLambdaService:
-    return McpLambdaService(stack, "Weather", service="weather", **props)
+    return McpLambdaService(stack, "Weather", server=spec("weather"), **props)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,6 @@ def service(stack: cdk.Stack, **props: Any) -> McpLambdaService:
         {"timeout": cdk.Duration.seconds(0)},
         {"timeout": cdk.Duration.minutes(16)},
         {"provisioned_concurrency": 0},
-        {"handler": "server-handler"},
     ],
     ids=lambda props: "-".join(f"{k}={v}" for k, v in props.items()),
 )
@@ -42,9 +43,14 @@ def test_rejects_impossible_props(stack: cdk.Stack, props: dict[str, Any]) -> No
 
 
 @pytest.mark.parametrize("name", ["Weather", "weather_", "-weather", "w"])
-def test_rejects_service_names_unfit_for_paths(stack: cdk.Stack, name: str) -> None:
-    with pytest.raises(ValueError, match="service"):
-        McpLambdaService(stack, "Service", service=name, package="weather")
+def test_rejects_service_names_unfit_for_paths(name: str) -> None:
+    with pytest.raises(ValueError, match="name"):
+        spec(name, "weather")
+
+
+def test_rejects_folders_that_are_no_python_package(tmp_path) -> None:
+    with pytest.raises(ValueError, match="package"):
+        ServerSpec("hello", tmp_path / "hello-world")
 
 
 def test_accepts_tokens_and_leaves_them_to_cloudformation(stack: cdk.Stack) -> None:
@@ -99,13 +105,13 @@ def test_a_public_function_url_caps_its_concurrency_by_default(
     )
 
 
-def test_package_and_handler_follow_the_service_name(stack: cdk.Stack) -> None:
-    McpLambdaService(stack, "Secure", service="secure-messaging", code=lambda_.Code.from_inline("x = 1"))
+def test_handler_and_service_name_follow_the_server(stack: cdk.Stack) -> None:
+    McpLambdaService(stack, "Secure", server=spec("secure-messaging"), code=lambda_.Code.from_inline("x = 1"))
     Template.from_stack(stack).has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Handler": "secure_messaging.server.handler",
-            "Environment": {"Variables": Match.object_like({"MCP_SERVICE": "secure-messaging"})},
+            "Environment": {"Variables": Match.object_like({"POWERTOOLS_SERVICE_NAME": "secure-messaging"})},
         },
     )
 
@@ -119,7 +125,6 @@ def test_environment_extends_and_overrides_the_defaults(stack: cdk.Stack) -> Non
                 "Variables": {
                     "POWERTOOLS_SERVICE_NAME": "weather",
                     "POWERTOOLS_METRICS_NAMESPACE": "Custom",
-                    "MCP_SERVICE": "weather",
                     "LOG_LEVEL": "DEBUG",
                 }
             }
@@ -214,7 +219,7 @@ def test_without_a_vpc_it_has_no_connections_and_refuses_vpc_only_props(stack: c
         weather.connections  # noqa: B018
     with pytest.raises(ValueError, match="need a vpc"):
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        McpLambdaService(stack, "Other", service="weather", vpc_subnets=isolated)
+        McpLambdaService(stack, "Other", server=spec("weather"), vpc_subnets=isolated)
 
 
 # -- concurrency, SnapStart, encryption ---------------------------------------------------------------------
@@ -335,15 +340,3 @@ def test_role_writes_to_its_own_log_group_only(stack: cdk.Stack) -> None:
             }
         },
     )
-
-
-def test_weather_stack_lists_the_tools_its_server_has() -> None:
-    # The dashboard's per-tool lines come from WEATHER_TOOLS; they must not drift from the server.
-    import asyncio
-
-    from stacks.messaging_stack import MESSAGING_TOOLS
-    from stacks.weather_stack import WEATHER_TOOLS
-
-    for module, expected in (("weather.server", WEATHER_TOOLS), ("messaging.server", MESSAGING_TOOLS)):
-        server = __import__(module, fromlist=["mcp"]).mcp
-        assert sorted(tool.name for tool in asyncio.run(server.list_tools())) == sorted(expected)

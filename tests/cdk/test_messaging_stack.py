@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib.database import migration_files_hash
+from mcp_lambda_cdk.database import migration_files_hash
 from stacks.messaging_stack import McpMessagingStack
 from tests.cdk.conftest import REPO_ROOT, without_migrations_hash
 
@@ -190,7 +190,6 @@ def test_function_runs_in_the_application_subnets_with_the_database_environment(
                 "Variables": {
                     "POWERTOOLS_SERVICE_NAME": "messaging",
                     "POWERTOOLS_METRICS_NAMESPACE": "McpServers",
-                    "MCP_SERVICE": "messaging",
                     "MCP_DB_HOST": {"Fn::GetAtt": [stack.get_logical_id(db.proxy.node.default_child), "Endpoint"]},
                     "MCP_DB_PORT": "5432",
                     "MCP_DB_NAME": "mcp",
@@ -290,7 +289,7 @@ def test_only_clients_reach_the_proxy_and_only_the_proxy_and_rotation_reach_the_
 def test_migrations_run_at_deploy_time_and_again_when_the_sql_changes(
     stack: McpMessagingStack, template: Template
 ) -> None:
-    expected_hash = migration_files_hash(REPO_ROOT / "lambdas" / "messaging" / "migrations")
+    expected_hash = migration_files_hash(REPO_ROOT / "servers" / "messaging" / "migrations")
     resources = template.find_resources(
         "Custom::McpSchemaMigrations", {"Properties": {"Service": "messaging", "MigrationsHash": expected_hash}}
     )
@@ -308,7 +307,7 @@ def test_migrations_run_at_deploy_time_and_again_when_the_sql_changes(
             "Handler": "mcp_lambda.migrations.handler",
             "Environment": {
                 "Variables": Match.object_like(
-                    {"MCP_MIGRATIONS_DIR": "messaging/migrations", "MCP_DB_IAM_AUTH": "true"}
+                    {"MCP_MIGRATIONS_DIR": "migrations", "MCP_DB_IAM_AUTH": "true"}
                 )
             },
             "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),

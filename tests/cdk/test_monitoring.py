@@ -1,4 +1,4 @@
-"""The alarms and dashboard of a service (constructs_lib/monitoring.py), built from its metric_* methods."""
+"""The alarms and dashboard of a service (mcp_lambda_cdk/monitoring.py), built from its metric_* methods."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from tests.cdk.conftest import spec
 
 
 def build(make_app, **props: Any) -> tuple[cdk.Stack, McpLambdaService, Template]:
     stack = cdk.Stack(make_app(), "TestStack")
-    service = McpLambdaService(stack, "Weather", service="weather", **props)
+    service = McpLambdaService(stack, "Weather", server=spec("weather"), **props)
     return stack, service, Template.from_stack(stack)
 
 
@@ -81,7 +82,7 @@ def test_error_rate_alarm_over_1_percent_for_5_consecutive_minutes(make_app) -> 
 def test_alarms_notify_the_topic(make_app) -> None:
     stack = cdk.Stack(make_app(), "TestStack")
     topic = sns.Topic(stack, "Alarms")
-    McpLambdaService(stack, "Weather", service="weather", alarm_topic=topic)
+    McpLambdaService(stack, "Weather", server=spec("weather"), alarm_topic=topic)
     topic_ref = {"Ref": stack.get_logical_id(topic.node.default_child)}
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
     assert len(alarms) == 2

@@ -3,9 +3,7 @@ validated props, and no circular dependency between a function and its own URL."
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +13,10 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib.lambda_service import McpLambdaService
-from constructs_lib.oidc_auth import McpOidcAuth, OidcIssuer
-from tests.cdk.conftest import REPO_ROOT
+from mcp_lambda.auth.config import AuthConfig
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.oidc_auth import McpOidcAuth, OidcIssuer
+from tests.cdk.conftest import spec
 
 GOOGLE_CLIENT = "123456789012-abcdefghijklmnop.apps.googleusercontent.com"
 
@@ -100,17 +99,6 @@ def dependency_cycle(template: dict[str, Any]) -> list[str] | None:
     return None
 
 
-def runtime_config_module() -> Any:
-    """``lambdas/mcp_lambda/auth/config.py``, the runtime's parser (stdlib only), loaded on its own."""
-    name = "mcp_runtime_auth_config"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "lambdas/mcp_lambda/auth/config.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 # -- fixtures ------------------------------------------------------------------------------------------------
 
 
@@ -122,7 +110,7 @@ def stack(make_app) -> cdk.Stack:
 @pytest.fixture
 def service(stack: cdk.Stack) -> McpLambdaService:
     return McpLambdaService(
-        stack, "Weather", service="weather", url_auth_type=lambda_.FunctionUrlAuthType.NONE
+        stack, "Weather", server=spec("weather"), url_auth_type=lambda_.FunctionUrlAuthType.NONE
     )
 
 
@@ -235,7 +223,7 @@ def test_the_runtime_parses_what_the_construct_writes(stack: cdk.Stack, protect)
     ).replace(f"<Ref:{logical_id(stack, auth.user_pool_client)}>", "app-client-1")
 
     # When the runtime reads it
-    config = runtime_config_module().AuthConfig.from_json(filled)
+    config = AuthConfig.from_json(filled)
 
     # Then each provider is of the kind its rules need
     assert [(p.kind, p.audiences, p.allowed_domains) for p in config.providers] == [
@@ -261,7 +249,7 @@ def test_the_configuration_does_not_make_the_function_depend_on_its_own_url(make
     # Given a service protected with a created pool (the pool and its client are referenced)
     app = make_app()
     stack = cdk.Stack(app, "Acyclic")
-    service = McpLambdaService(stack, "Weather", service="weather", url_auth_type=lambda_.FunctionUrlAuthType.NONE)
+    service = McpLambdaService(stack, "Weather", server=spec("weather"), url_auth_type=lambda_.FunctionUrlAuthType.NONE)
     McpOidcAuth(stack, "Auth", create_user_pool=True, google_client_id=GOOGLE_CLIENT).protect(service)
 
     # When the app is synthesized (CDK's validator rejects circular templates)
@@ -275,7 +263,7 @@ def test_the_function_url_as_resource_would_be_circular(make_app) -> None:
     # Why resource defaults to none: the URL belongs to the alias of a version of this very function.
     def protect_with_own_url(app: cdk.App) -> McpLambdaService:
         stack = cdk.Stack(app, "Circular")
-        service = McpLambdaService(stack, "Weather", service="weather", url_auth_type=lambda_.FunctionUrlAuthType.NONE)
+        service = McpLambdaService(stack, "Weather", server=spec("weather"), url_auth_type=lambda_.FunctionUrlAuthType.NONE)
         McpOidcAuth(stack, "Auth", google_client_id=GOOGLE_CLIENT, resource=service.url.url).protect(service)
         return service
 
@@ -372,7 +360,7 @@ def test_metric_auth_failures(stack: cdk.Stack, service: McpLambdaService) -> No
 
 
 def test_several_services_each_get_their_own_monitoring(stack: cdk.Stack, service: McpLambdaService) -> None:
-    other = McpLambdaService(stack, "Other", service="weather-two", package="weather",
+    other = McpLambdaService(stack, "Other", server=spec("weather-two", "weather"),
                              url_auth_type=lambda_.FunctionUrlAuthType.NONE)
     auth = McpOidcAuth(stack, "Auth", google_client_id=GOOGLE_CLIENT)
     auth.protect(service)
@@ -386,7 +374,7 @@ def test_several_services_each_get_their_own_monitoring(stack: cdk.Stack, servic
 
 
 def test_protecting_a_service_behind_an_iam_url_is_flagged(stack: cdk.Stack) -> None:
-    service = McpLambdaService(stack, "Iam", service="weather")  # AWS_IAM by default
+    service = McpLambdaService(stack, "Iam", server=spec("weather"))  # AWS_IAM by default
     McpOidcAuth(stack, "Auth", google_client_id=GOOGLE_CLIENT).protect(service)
     Annotations.from_stack(stack).has_warning("/TestStack/Iam", Match.string_like_regexp("Authorization header"))
 
@@ -572,7 +560,7 @@ def test_google_grants_reach_the_runtime_config_and_need_allowed_domains():
     import aws_cdk as cdk
     import pytest as _pytest
 
-    from constructs_lib.oidc_auth import McpOidcAuth
+    from mcp_lambda_cdk.oidc_auth import McpOidcAuth
 
     stack = cdk.Stack(cdk.App())
     auth = McpOidcAuth(stack, "Auth", google_client_id="1-a.apps.googleusercontent.com",

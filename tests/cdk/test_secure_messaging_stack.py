@@ -3,13 +3,13 @@ both packages in the bundle, no circular dependency, and one snapshot."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import bundling
-from stacks.secure_messaging_stack import McpSecureMessagingStack, secure_messaging_bundle
+from mcp_lambda_cdk.bundling import PythonBundle
+from mcp_servers import SECURE_MESSAGING
+from stacks.secure_messaging_stack import McpSecureMessagingStack
 from tests.cdk.conftest import without_migrations_hash
 from tests.cdk.test_oidc_auth import GOOGLE_CLIENT, auth_config, dependency_cycle
 
@@ -94,7 +94,6 @@ def test_the_function_reaches_the_database_and_the_internet_for_the_issuers_keys
             "Environment": {
                 "Variables": Match.object_like(
                     {
-                        "MCP_SERVICE": "secure-messaging",
                         "MCP_DB_HOST": {"Fn::GetAtt": [logical_id(stack, db.proxy), "Endpoint"]},
                         "MCP_DB_IAM_AUTH": "true",
                         "MCP_AUTH_CONFIG": Match.any_value(),
@@ -163,52 +162,9 @@ def test_no_circular_dependency(template: Template) -> None:
     assert dependency_cycle(template.to_json()) is None
 
 
-def test_the_bundle_ships_the_runtime_and_both_service_packages() -> None:
-    files = {path.as_posix() for path in secure_messaging_bundle().source_files()}
-    assert {"mcp_lambda/__init__.py", "secure_messaging/server.py", "messaging/store.py"} <= files
-    assert not any(path.startswith(("weather/", "conformance/")) for path in files)
-
-
-@pytest.fixture
-def secure_lambdas_tree(lambdas_tree: Path) -> Path:
-    """The test tree plus the two messaging packages (and a migration)."""
-    files = {
-        "messaging/__init__.py": "",
-        "messaging/store.py": "def insert_message():\n    pass\n",
-        "messaging/migrations/001_messages.sql": "CREATE TABLE IF NOT EXISTS messages (id bigint);\n",
-        "secure_messaging/__init__.py": "",
-        "secure_messaging/server.py": "from messaging.store import insert_message\n\n"
-        "def handler(event, context):\n    return {}\n",
-    }
-    for relative, text in files.items():
-        path = lambdas_tree / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return lambdas_tree
-
-
-def test_the_synthesized_asset_holds_both_packages(make_app, secure_lambdas_tree: Path) -> None:
-    # When CDK bundles the secure messaging asset through the local bundler
-    app = make_app(**{bundling.SKIP_BUNDLING_CONTEXT: False})
-    stack = McpSecureMessagingStack(app, "Bundled", lambdas_dir=secure_lambdas_tree)
-    functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}})
-    key = next(iter(functions.values()))["Properties"]["Code"]["S3Key"]
-    asset = Path(app.outdir) / f"asset.{key.removesuffix('.zip')}"
-
-    # Then it holds the runtime, the service and the package it imports, and nothing else
-    shipped = sorted(
-        p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
-    assert shipped == [
-        "mcp_lambda/__init__.py",
-        "mcp_lambda/adapter.py",
-        "messaging/__init__.py",
-        "messaging/migrations/001_messages.sql",
-        "messaging/store.py",
-        "secure_messaging/__init__.py",
-        "secure_messaging/server.py",
-    ]
-    # And its hash changes with the shared package too
-    before = secure_messaging_bundle(lambdas_dir=secure_lambdas_tree).asset_hash()
-    (secure_lambdas_tree / "messaging" / "store.py").write_text("# changed\n")
-    assert secure_messaging_bundle(lambdas_dir=secure_lambdas_tree).asset_hash() != before
+def test_the_bundle_ships_the_server_and_the_messaging_package_it_imports() -> None:
+    bundle = PythonBundle(SECURE_MESSAGING.folder)
+    assert bundle.packages == ("secure_messaging", "messaging")
+    files = {path.as_posix() for path in bundle.source_files()}
+    assert {"secure_messaging/server.py", "messaging/store.py", "messaging/migrations/001_messages.sql"} <= files
+    assert not any(path.startswith(("weather/", "conformance/", "reports/")) for path in files)

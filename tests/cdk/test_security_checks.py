@@ -32,12 +32,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_lib.bundling import SKIP_BUNDLING_CONTEXT
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
-from constructs_lib.tasks import TasksOptions
+from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda_cdk.tasks import TasksOptions
 from stacks.messaging_stack import McpMessagingStack
 from stacks.weather_stack import McpWeatherStack
-from tests.cdk.conftest import REPO_ROOT, cdk_json_context
+from tests.cdk.conftest import REPO_ROOT, cdk_json_context, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
 CHECKOV_REQUIREMENTS = Path(__file__).with_name("requirements-checkov.txt")
@@ -63,11 +63,11 @@ def variants_app(outdir: Path) -> cdk.App:
     stack = cdk.Stack(app, "VariantServices")
     topic_key = kms.Key(stack, "AlarmKey", enable_key_rotation=True)
     topic = sns.Topic(stack, "Alarms", master_key=topic_key, enforce_ssl=True)
-    McpLambdaService(stack, "SnapStart", service="weather", snap_start=True, alarm_topic=topic)
+    McpLambdaService(stack, "SnapStart", server=spec("weather"), snap_start=True, alarm_topic=topic)
     McpLambdaService(
         stack,
         "Provisioned",
-        service="weather",
+        server=spec("weather"),
         provisioned_concurrency=2,
         max_provisioned_concurrency=10,
         reserved_concurrent_executions=20,
@@ -75,7 +75,7 @@ def variants_app(outdir: Path) -> cdk.App:
         request_state_secret=False,
     )
     McpLambdaService(
-        stack, "TasksRestApi", service="reports", tasks=TasksOptions(), alarm_topic=topic,
+        stack, "TasksRestApi", server=spec("reports"), tasks=TasksOptions(), alarm_topic=topic,
         endpoint=McpEndpoint.rest_api(cloud_watch_role=False),
     )
     return app

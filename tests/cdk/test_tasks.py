@@ -1,5 +1,5 @@
 """McpLambdaService(tasks=...): the table, the exact permissions, the variables, the worker settings and the
-monitoring the runtime's tasks (lambdas/mcp_lambda/tasks/) need, synthesized for real (CloudFormation's own
+monitoring the runtime's tasks (mcp_lambda/tasks/) need, synthesized for real (CloudFormation's own
 validation runs at synthesis, so a circular dependency fails the build)."""
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib.lambda_service import McpEndpoint, McpLambdaService
-from constructs_lib.tasks import TasksOptions
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda_cdk.tasks import TasksOptions
+from tests.cdk.conftest import spec
 from tests.cdk.test_monitoring import dashboard_metrics
 
 
 def build(make_app, tasks: TasksOptions | None = None, **props: Any) -> tuple[cdk.Stack, McpLambdaService, Template]:
     stack = cdk.Stack(make_app(), "TestStack")
-    service = McpLambdaService(stack, "Reports", service="reports", tasks=tasks or TasksOptions(), **props)
+    service = McpLambdaService(stack, "Reports", server=spec("reports"), tasks=tasks or TasksOptions(), **props)
     return stack, service, Template.from_stack(stack)
 
 
@@ -57,7 +58,7 @@ def test_the_table_matches_the_runtime_store_with_pitr_ttl_and_the_service_key(m
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            # lambdas/mcp_lambda/tasks/dynamodb.py: partition key task_id (S), no sort key, TTL on expires_at
+            # mcp_lambda/tasks/dynamodb.py: partition key task_id (S), no sort key, TTL on expires_at
             "KeySchema": [{"AttributeName": "task_id", "KeyType": "HASH"}],
             "AttributeDefinitions": [{"AttributeName": "task_id", "AttributeType": "S"}],
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
@@ -74,7 +75,7 @@ def test_the_table_matches_the_runtime_store_with_pitr_ttl_and_the_service_key(m
 def test_a_given_key_and_removal_policy_are_used(make_app) -> None:
     stack = cdk.Stack(make_app(), "TestStack")
     key = kms.Key(stack, "SharedKey", enable_key_rotation=True)
-    McpLambdaService(stack, "Reports", service="reports", encryption_key=key,
+    McpLambdaService(stack, "Reports", server=spec("reports"), encryption_key=key,
                      tasks=TasksOptions(removal_policy=cdk.RemovalPolicy.RETAIN))
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::KMS::Key", 1)
@@ -113,7 +114,7 @@ def test_the_function_may_invoke_itself_by_a_fixed_name_without_a_circular_depen
 def test_a_policy_naming_the_function_by_reference_would_not_synthesize(make_app) -> None:
     # The negative control for the test above: what the fixed name avoids.
     stack = cdk.Stack(make_app(), "TestStack")
-    service = McpLambdaService(stack, "Reports", service="reports")
+    service = McpLambdaService(stack, "Reports", server=spec("reports"))
     service.function.grant_invoke(service.function)
     with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
         Template.from_stack(stack)
@@ -183,7 +184,7 @@ def test_a_ttl_shorter_than_the_timeout_is_refused(make_app) -> None:
 def test_behind_a_rest_api_tasks_run_long_while_synchronous_calls_keep_the_gateway_limit(make_app) -> None:
     # Without tasks the REST API's 29 s still bounds the function (a longer call would be a 504).
     with pytest.raises(ValueError, match="integration timeout"):
-        McpLambdaService(cdk.Stack(make_app(), "NoTasks"), "Weather", service="weather",
+        McpLambdaService(cdk.Stack(make_app(), "NoTasks"), "Weather", server=spec("weather"),
                          endpoint=McpEndpoint.rest_api(), timeout=cdk.Duration.seconds(60))
     # With tasks the function may run 15 minutes; the gateway still cuts synchronous calls, and says so.
     stack, _, template = build(make_app, endpoint=McpEndpoint.rest_api())
@@ -213,7 +214,7 @@ def test_rejects_impossible_task_options(options: dict[str, Any]) -> None:
 
 def test_without_tasks_there_is_no_table_no_fixed_name_and_no_worker_settings(make_app) -> None:
     stack = cdk.Stack(make_app(), "TestStack")
-    service = McpLambdaService(stack, "Weather", service="weather")
+    service = McpLambdaService(stack, "Weather", server=spec("weather"))
     template = Template.from_stack(stack)
     assert service.tasks is None
     for resource_type in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::EventInvokeConfig"):
@@ -239,7 +240,7 @@ def test_the_dashboard_graphs_task_counts_the_oldest_running_task_and_failed_wor
 def test_failed_tasks_and_failed_workers_raise_alarms_that_notify_the_topic(make_app) -> None:
     stack = cdk.Stack(make_app(), "TestStack")
     topic = sns.Topic(stack, "Alarms")
-    service = McpLambdaService(stack, "Reports", service="reports", alarm_topic=topic,
+    service = McpLambdaService(stack, "Reports", server=spec("reports"), alarm_topic=topic,
                                tasks=TasksOptions(failed_tasks_alarm_threshold=3))
     template = Template.from_stack(stack)
     topic_ref = [{"Ref": logical_id(stack, topic)}]

@@ -34,7 +34,6 @@ def test_function_runs_the_weather_handler_on_python_313_arm64(template: Templat
                 "Variables": {
                     "POWERTOOLS_SERVICE_NAME": "weather",
                     "POWERTOOLS_METRICS_NAMESPACE": "McpServers",
-                    "MCP_SERVICE": "weather",
                 }
             },
         },

@@ -13,7 +13,7 @@ POSTERS, POSTS_EACH = 4, 25
 
 POSTER = """
 import os, sys, time
-sys.path[:0] = ["lambdas", "."]
+sys.path[:0] = ["servers", "."]
 from messaging.server import handler
 from tests.messaging.helpers import post
 poster, count, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])

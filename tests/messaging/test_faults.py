@@ -147,7 +147,7 @@ def test_migrations_wait_for_a_database_that_is_not_ready_yet(monkeypatch, datab
     monkeypatch.setattr(migrations, "connect", flaky)
     monkeypatch.setattr(migrations.time, "sleep", lambda seconds: None)
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("MCP_MIGRATIONS_DIR", "lambdas/messaging/migrations")
+    monkeypatch.setenv("MCP_MIGRATIONS_DIR", "servers/messaging/migrations")
     monkeypatch.chdir(ROOT)
     result = migrations.handler({"RequestType": "Create"}, None)
     assert len(attempts) == 3

@@ -3,7 +3,7 @@
 The suite's client scenarios launch a client with the server URL as its last argument, then judge what
 the client did (here: the sign-in). The proxy is not a client on its own: it needs a desktop client on
 its stdio. So this script is that desktop client, as Claude Desktop would be: it starts
-`python -m mcp_proxy proxy conformance <url>` with the SDK's stdio client, initializes, lists the tools
+`python -m mcp_lambda_proxy proxy conformance <url>` with the SDK's stdio client, initializes, lists the tools
 and calls `test-tool` (the suite's auth servers expose it). Every request crosses the proxy, which signs
 in when challenged; the browser step is tests/proxy/fake_browser.py through `$BROWSER`, since the
 suite's authorization server consents without a user.
@@ -35,7 +35,7 @@ CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
 
 
 def proxy_arguments(url: str, context: dict) -> list[str]:
-    args = ["-m", "mcp_proxy", "proxy", "conformance", url, "--mode", "http", "--sign-in-timeout", "20"]
+    args = ["-m", "mcp_lambda_proxy", "proxy", "conformance", url, "--mode", "http", "--sign-in-timeout", "20"]
     args += ["--protocol", os.environ.get("MCP_PROXY_CONFORMANCE_PROTOCOL", "auto")]
     if context.get("client_id"):
         args += ["--client-id", str(context["client_id"])]

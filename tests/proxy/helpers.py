@@ -21,7 +21,7 @@ FAKE_BROWSER = Path(__file__).resolve().parent / "fake_browser.py"
 
 
 def proxy_args(name: str, url: str, *extra: str) -> list[str]:
-    return ["-m", "mcp_proxy", "proxy", name, url, *extra]
+    return ["-m", "mcp_lambda_proxy", "proxy", name, url, *extra]
 
 
 def proxy_env(config_dir: Path, **extra: str) -> dict[str, str]:
@@ -59,7 +59,7 @@ async def proxied_client(
     mode: str = "auto",
     **client_options: Any,
 ) -> AsyncIterator[Client]:
-    """The SDK's `Client` connected over stdio to `python -m mcp_proxy proxy NAME URL ...`."""
+    """The SDK's `Client` connected over stdio to `python -m mcp_lambda_proxy proxy NAME URL ...`."""
     parameters = StdioServerParameters(command=sys.executable, args=proxy_args(name, url, *extra), env=env)
     with stderr.open("a", encoding="utf-8") as errlog:
         async with Client(stdio_client(parameters, errlog=errlog), mode=mode, **client_options) as client:

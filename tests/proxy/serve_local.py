@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "servers"), str(ROOT)]
 
 from devserver.http_server import LocalServer  # noqa: E402
 

@@ -201,7 +201,7 @@ def test_a_response_cut_short_is_an_error_not_a_lost_connection(env, tmp_path):
 def test_a_failed_probe_is_not_taken_for_a_legacy_server():
     """`auto` falls back to the handshake when the server answers discover with an error, but not when the
     proxy itself could not ask (unreachable, sign-in failed): that would only repeat the failure."""
-    from mcp_proxy.bridge import Bridge
+    from mcp_lambda_proxy.bridge import Bridge
 
     class Unreachable:
         async def discover(self):

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from mcp_proxy import claude
+from mcp_lambda_proxy import claude
 from tests.proxy.helpers import ROOT, proxy_env
 
 URL = "https://abc123.lambda-url.us-east-1.on.aws/mcp"
@@ -41,7 +41,7 @@ def env(tmp_path, config_file):
 
 def register(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mcp_proxy", "proxy", *args, "--claude"],
+        [sys.executable, "-m", "mcp_lambda_proxy", "proxy", *args, "--claude"],
         capture_output=True, text=True, env=env, timeout=60, cwd=str(ROOT),
     )
 
@@ -57,11 +57,12 @@ def test_creates_the_file_with_an_entry_that_launches_the_proxy(env, config_file
     entry = data["mcpServers"]["weather"]
     assert Path(entry["command"]).is_absolute()
     assert entry["command"] == str(Path(sys.executable).absolute())
-    assert entry["args"] == ["-m", "mcp_proxy", "proxy", "weather", URL, "--mode", "http"]
-    assert entry["env"]["PYTHONPATH"] == str(ROOT), "the checkout is importable from Claude's working directory"
+    assert entry["args"] == ["-m", "mcp_lambda_proxy", "proxy", "weather", URL, "--mode", "http"]
+    assert entry["env"]["PYTHONPATH"] == str(ROOT / "packages" / "mcp-lambda-proxy" / "src"), (
+        "the checkout is importable from Claude's working directory")
     assert backups(config_file) == [], "nothing to back up"
     assert "restart Claude Desktop" in done.stdout
-    assert f"to sign in now instead: python -m mcp_proxy proxy weather {URL} --mode http --check" in done.stdout
+    assert f"to sign in now instead: python -m mcp_lambda_proxy proxy weather {URL} --mode http --check" in done.stdout
 
 
 def test_keeps_every_other_entry_and_backs_up_first(env, config_file):

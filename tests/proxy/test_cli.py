@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
-from mcp_proxy import __version__, cli
+from mcp_lambda_proxy import __version__, cli
 from tests.proxy.helpers import ROOT, proxy_env
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcp_proxy", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "mcp_lambda_proxy", *args], capture_output=True, text=True, timeout=60,
                           env=env, cwd=str(ROOT))
 
 
@@ -87,9 +89,9 @@ def test_logout_forgets_the_stored_sign_in(tmp_path):
 
 
 def test_console_script_is_declared():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["mcp-lambda-proxy"] == "mcp_proxy.cli:main"
-    assert project["tool"]["pytest"]["ini_options"]["pythonpath"] == ["lambdas", "."], "pytest settings kept"
+    project = tomllib.loads((ROOT / "packages" / "mcp-lambda-proxy" / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["mcp-lambda-proxy"] == "mcp_lambda_proxy.cli:main"
+    assert shutil.which("mcp-lambda-proxy", path=str(Path(sys.executable).parent)), "installed with the venv"
     module, _, function = project["project"]["scripts"]["mcp-lambda-proxy"].partition(":")
     assert module == cli.__name__ and callable(getattr(cli, function))
 
@@ -99,7 +101,7 @@ def test_a_fixed_callback_port_is_listened_on_for_exact_match_registrations():
 
     import anyio
 
-    from mcp_proxy.auth import LoopbackCallback
+    from mcp_lambda_proxy.auth import LoopbackCallback
 
     with socket.socket() as probe:  # a port that is free right now
         probe.bind(("127.0.0.1", 0))

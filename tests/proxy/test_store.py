@@ -14,8 +14,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_proxy import store as store_module
-from mcp_proxy.store import CredentialStore, FileLock, StoreError, config_dir
+from mcp_lambda_proxy import store as store_module
+from mcp_lambda_proxy.store import CredentialStore, FileLock, StoreError, config_dir
 from tests.proxy.helpers import ROOT
 
 SECRETS = {"access_token": "at-1", "refresh_token": "rt-1", "id_token": "idt-1", "client_secret": "cs-1"}
@@ -71,7 +71,7 @@ HOLDER = textwrap.dedent("""
     import sys, time, anyio
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from mcp_proxy.store import FileLock
+    from mcp_lambda_proxy.store import FileLock
 
     async def main():
         async with FileLock(Path({path!r})):

@@ -61,7 +61,7 @@ def test_requests_without_tool_calls_emit_no_metrics(monkeypatch, capsys):
 
 LOG_SCRIPT = """
 import sys
-sys.path[:0] = ["lambdas", "."]
+sys.path[:0] = ["servers", "."]
 from tests.runtime.lambda_events import FakeContext, v2_event
 from tests.runtime.sample_server import build
 _, _, handler = build()

@@ -12,20 +12,20 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from constructs_lib.bundling import SKIP_BUNDLING_CONTEXT
-from constructs_lib.lambda_service import McpLambdaService
-from constructs_lib.tasks import TasksOptions
+from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.tasks import TasksOptions
 from mcp_lambda.tasks.config import TaskConfig
 from mcp_lambda.tasks.dynamodb import DynamoDBTaskStore
 from mcp_lambda.tasks.lifecycle import TaskLifecycle, completed
 from mcp_lambda.tasks.record import TaskRecord
-from tests.cdk.conftest import cdk_json_context
+from tests.cdk.conftest import cdk_json_context, spec
 
 
 def synthesized(outdir: Path) -> dict[str, Any]:
     app = cdk.App(outdir=str(outdir), context={**cdk_json_context(), SKIP_BUNDLING_CONTEXT: True})
     stack = cdk.Stack(app, "Contract")
-    McpLambdaService(stack, "Reports", service="reports", tasks=TasksOptions())
+    McpLambdaService(stack, "Reports", server=spec("reports"), tasks=TasksOptions())
     return Template.from_stack(stack).to_json()["Resources"]
 
 

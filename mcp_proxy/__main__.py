@@ -1,8 +1,0 @@
-"""`python -m mcp_proxy ...`: the same command as the `mcp-lambda-proxy` console script."""
-
-import sys
-
-from mcp_proxy.cli import main
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The MCP servers of this repository, each declared once: `app.py` deploys them, `make serve` serves them.
+
+Adding a server: a folder under `servers/` (`server.py` with an `MCPServer` and its `handler`, optionally
+`migrations/` and `requirements.txt`) and one `ServerSpec` here. Its stack is `Mcp<Name>Stack`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_lambda.spec import ServerSpec
+
+SERVERS_DIR = Path(__file__).resolve().parent / "servers"
+
+WEATHER = ServerSpec("weather", SERVERS_DIR / "weather", public=True)
+MESSAGING = ServerSpec("messaging", SERVERS_DIR / "messaging", database=True)
+# The same channel behind sign-in: the messaging table (its migrations), posting needs messages:write.
+SECURE_MESSAGING = ServerSpec(
+    "secure-messaging",
+    SERVERS_DIR / "secure_messaging",
+    database=True,
+    migrations=(SERVERS_DIR / "messaging" / "migrations",),
+    sign_in=True,
+    scopes=("messages:write",),
+)
+# Reports over the messaging table, read-only, as MCP tasks.
+REPORTS = ServerSpec(
+    "reports", SERVERS_DIR / "reports", database=True, migrations=(SERVERS_DIR / "messaging" / "migrations",),
+    tasks=True,
+)
+# The official conformance suite's server: served locally for tests/conformance, never deployed.
+CONFORMANCE = ServerSpec("conformance", SERVERS_DIR / "conformance", deploy=False)
+
+SERVERS = (WEATHER, MESSAGING, SECURE_MESSAGING, REPORTS, CONFORMANCE)

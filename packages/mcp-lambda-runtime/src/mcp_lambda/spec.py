@@ -1,0 +1,105 @@
+"""A server, declared once: what the CDK constructs deploy and what the local server serves.
+
+A server is a folder: `server.py` exposing an `MCPServer` and the Lambda `handler` built from it,
+optionally `migrations/` (numbered SQL files) and a `requirements.txt` of its own. A `ServerSpec` names
+the folder and says what the folder cannot say without being imported: whether the server needs the
+database, signs callers in, runs tasks, and who may reach its endpoint. The CDK constructs read it at synth
+time (`McpLambdaService(server=...)`), the local server (`mcp-lambda serve`) when it starts; the local
+server also imports the handler and refuses a declaration that contradicts it.
+
+Standard library only: a CDK app imports this without the SDK.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: What a server's name may be: it is a URL path segment, a CloudWatch dimension and part of resource names.
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+#: The module Lambda imports in a server's folder, and the attribute holding its handler.
+SERVER_MODULE, HANDLER_ATTRIBUTE = "server", "handler"
+MIGRATIONS_FOLDER = "migrations"
+REQUIREMENTS_FILE = "requirements.txt"
+
+
+class SpecError(ValueError):
+    """A declaration that cannot describe a server (bad name, missing folder, ...)."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One MCP server: its name, its folder and what it needs.
+
+    :param name: the public name: the local path ``/<name>/mcp``, the metrics' ``service`` dimension, the
+        Powertools service name and resource names. Lower-case letters, digits and ``-``.
+    :param folder: the server's folder; its name is the package Lambda imports (``<folder>.server.handler``).
+    :param database: its lifespan connects to PostgreSQL (``mcp_lambda.database``): ``DATABASE_URL`` or the
+        embedded server locally, an ``McpDatabase`` behind RDS Proxy on AWS. Default: False.
+    :param migrations: folders of numbered ``*.sql`` files applied before the server is served (locally at
+        start, on AWS before the alias moves). Default: the folder's ``migrations/`` when it has one.
+    :param sign_in: its handler has an access policy (``lambda_handler(..., access=...)``): callers sign in
+        with OIDC bearer tokens. Default: False.
+    :param scopes: the scopes (or groups) its access policy asks for; on AWS, Cognito groups of these names.
+        Default: none.
+    :param tasks: it has task tools (``mcp_lambda.tasks``): on AWS a task table and asynchronous
+        self-invocation. Default: False.
+    :param public: anyone may call its endpoint without signing requests (a Function URL with auth
+        ``NONE``). A server with sign-in is public at the URL, as it checks bearer tokens itself.
+        Default: False (callers sign requests with SigV4).
+    :param deploy: part of the CDK app; False for a server served locally only (a test fixture).
+        Default: True.
+    """
+
+    name: str
+    folder: Path
+    database: bool = False
+    migrations: tuple[Path, ...] | None = None
+    sign_in: bool = False
+    scopes: tuple[str, ...] = field(default=())
+    tasks: bool = False
+    public: bool = False
+    deploy: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise SpecError(f"a server's name must be lower-case letters, digits and '-', got {self.name!r}")
+        folder = Path(self.folder).resolve()
+        if not folder.name.isidentifier():
+            raise SpecError(f"the folder's name is the Python package Lambda imports: {folder.name!r} is not one")
+        object.__setattr__(self, "folder", folder)
+        object.__setattr__(self, "scopes", tuple(self.scopes))
+        if self.migrations is not None:
+            object.__setattr__(self, "migrations", tuple(Path(m).resolve() for m in self.migrations))
+        if self.scopes and not self.sign_in:
+            raise SpecError(f"{self.name}: scopes need sign_in=True")
+
+    @property
+    def package(self) -> str:
+        """The package Lambda imports: the folder's name."""
+        return self.folder.name
+
+    @property
+    def handler(self) -> str:
+        """Lambda's handler string: ``<package>.server.handler``."""
+        return f"{self.package}.{SERVER_MODULE}.{HANDLER_ATTRIBUTE}"
+
+    @property
+    def migration_dirs(self) -> tuple[Path, ...]:
+        """The folders of SQL migrations, in the order they are applied."""
+        if self.migrations is not None:
+            return self.migrations
+        own = self.folder / MIGRATIONS_FOLDER
+        return (own,) if own.is_dir() else ()
+
+    @property
+    def requirements(self) -> Path | None:
+        """The folder's own ``requirements.txt``, installed next to the runtime, or None."""
+        path = self.folder / REQUIREMENTS_FILE
+        return path if path.is_file() else None
+
+    def check_folder(self) -> None:
+        """Raise SpecError unless the folder holds ``server.py``."""
+        if not (self.folder / f"{SERVER_MODULE}.py").is_file():
+            raise SpecError(f"{self.name}: {self.folder} has no {SERVER_MODULE}.py")
