@@ -1,14 +1,13 @@
 #!/usr/bin/env python3
-"""The CDK app: instantiates the stacks, nothing else."""
+"""The CDK app: a stack for every server declared in mcp_servers.py (McpWeatherStack, McpMessagingStack,
+McpSecureMessagingStack, McpReportsStack), nothing else."""
 
 import os
 
 import aws_cdk as cdk
 
-from stacks.messaging_stack import McpMessagingStack
-from stacks.reports_stack import McpReportsStack
-from stacks.secure_messaging_stack import McpSecureMessagingStack
-from stacks.weather_stack import McpWeatherStack
+from mcp_lambda_cdk import McpServerStack, stack_id
+from mcp_servers import SERVERS
 
 app = cdk.App()
 
@@ -16,9 +15,8 @@ app = cdk.App()
 account, region = os.getenv("CDK_DEFAULT_ACCOUNT"), os.getenv("CDK_DEFAULT_REGION")
 env = cdk.Environment(account=account, region=region) if account and region else None
 
-McpWeatherStack(app, "McpWeatherStack", env=env)
-McpMessagingStack(app, "McpMessagingStack", env=env)
-McpSecureMessagingStack(app, "McpSecureMessagingStack", env=env)
-McpReportsStack(app, "McpReportsStack", env=env)
+for server in SERVERS:
+    if server.deploy:
+        McpServerStack(app, stack_id(server), server=server, env=env)
 
 app.synth()

@@ -3,6 +3,9 @@ migrations and metrics. What the messaging stack relies on is asserted in test_m
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +16,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
-from mcp_lambda_cdk.database import McpDatabase, migration_files_hash
+from mcp_lambda.spec import ServerSpec
+from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
+from mcp_lambda_cdk.migrations import migration_files_hash
 from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions
 from tests.cdk.conftest import spec
 
 
@@ -306,3 +312,77 @@ def test_destroy_policy_also_lets_the_key_go(stack: cdk.Stack) -> None:
     template = Template.from_stack(stack)
     template.has_resource("AWS::RDS::DBInstance", {"DeletionPolicy": "Delete"})
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
+
+
+# -- the service's database prop ---------------------------------------------------------------------------------
+
+
+def test_a_service_given_a_database_wires_itself(stack: cdk.Stack, notes_migrations: Path) -> None:
+    # Given a database and a server declared with it, whose folder has migrations
+    db = database(stack)
+    notes = ServerSpec("notes", notes_migrations.parent, database=True)
+
+    # When the service is defined with database=
+    service = McpLambdaService(stack, "Notes", server=notes, database=db)
+
+    # Then it runs in the application subnets, knows the proxy, may connect, and is let through on 5432
+    template = Template.from_stack(stack)
+    function = template.find_resources("AWS::Lambda::Function")[stack.get_logical_id(service.function.node.default_child)]
+    application = [{"Ref": stack.get_logical_id(s.node.default_child)} for s in db.vpc.isolated_subnets
+                   if s.node.id.startswith("Application")]
+    assert function["Properties"]["VpcConfig"]["SubnetIds"] == application
+    assert function["Properties"]["Environment"]["Variables"]["MCP_DB_IAM_AUTH"] == "true"
+    template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "FromPort": 5432,
+        "GroupId": {"Fn::GetAtt": [stack.get_logical_id(db.proxy_security_group.node.default_child), "GroupId"]},
+        "SourceSecurityGroupId": {"Fn::GetAtt": [
+            stack.get_logical_id(service.connections.security_groups[0].node.default_child), "GroupId"]},
+    })
+    # And its migrations are the database's, applied before the alias moves
+    (migrations,) = service.migrations
+    assert migrations is db.add_migrations(notes_migrations)
+    alias = template.find_resources("AWS::Lambda::Alias")[stack.get_logical_id(service.alias.node.default_child)]
+    assert stack.get_logical_id(migrations.resource.node.default_child) in alias["DependsOn"]
+    # And the dashboard has the database's row
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert "PostgreSQL CPU" in json.dumps(dashboard)
+
+
+def test_two_services_sharing_migrations_apply_them_once(stack: cdk.Stack, notes_migrations: Path) -> None:
+    db = database(stack)
+    for name in ("notes", "notes-admin"):
+        McpLambdaService(stack, name, server=ServerSpec(name, notes_migrations.parent, database=True), database=db,
+                         code=lambda_.Code.from_inline("x = 1"))
+    Template.from_stack(stack).resource_count_is("Custom::McpSchemaMigrations", 1)
+
+
+def test_a_task_service_in_an_isolated_tier_gets_the_endpoints_tasks_need(stack: cdk.Stack) -> None:
+    db = database(stack)
+    reports = McpLambdaService(stack, "Reports", server=spec("reports", database=True, tasks=True), database=db)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 3)  # Secrets Manager (rotation), DynamoDB, Lambda
+    assert reports.tasks is not None  # declared tasks=True: the default TasksOptions
+    assert db.task_endpoints is not None and not db.application_egress
+    # With egress (a NAT gateway) there is nothing to add
+    egress = McpDatabase(stack, "Egress", nat_gateways=1)
+    McpLambdaService(stack, "Other", server=spec("reports", database=True, tasks=True), database=egress)
+    assert egress.application_egress and egress.task_endpoints is None
+
+
+@pytest.mark.parametrize(
+    "declared, message",
+    [({"database": True}, "database=McpDatabase"), ({"sign_in": True}, "auth=McpOidcAuth")],
+    ids=["database", "sign-in"],
+)
+def test_what_the_server_declares_it_needs_must_be_given(stack: cdk.Stack, declared, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        McpLambdaService(stack, "Notes", server=spec("messaging", **declared))
+
+
+@pytest.mark.parametrize("construct, options", [(McpDatabase, McpDatabaseOptions), (McpOidcAuth, McpOidcAuthOptions)])
+def test_options_are_exactly_the_constructs_props(construct, options) -> None:
+    """One definition of the props: the options value mirrors the constructor, name for name and default for
+    default (a prop added to one and not the other fails here)."""
+    parameters = {name: p.default for name, p in inspect.signature(construct.__init__).parameters.items()
+                  if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert {f.name: f.default for f in dataclasses.fields(options)} == parameters

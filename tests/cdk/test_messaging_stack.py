@@ -9,19 +9,20 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from mcp_lambda_cdk.database import migration_files_hash
-from stacks.messaging_stack import McpMessagingStack
+from mcp_lambda_cdk import McpDatabaseOptions, McpServerStack
+from mcp_lambda_cdk.migrations import migration_files_hash
+from mcp_servers import MESSAGING
 from tests.cdk.conftest import REPO_ROOT, without_migrations_hash
 
 
 @pytest.fixture(scope="module")
-def stack(make_app) -> McpMessagingStack:
+def stack(make_app) -> McpServerStack:
     # Given the app as cdk.json configures it, when the messaging stack is synthesized
-    return McpMessagingStack(make_app(), "McpMessagingStack")
+    return McpServerStack(make_app(), "McpMessagingStack", server=MESSAGING)
 
 
 @pytest.fixture(scope="module")
-def template(stack: McpMessagingStack) -> Template:
+def template(stack: McpServerStack) -> Template:
     return Template.from_stack(stack)
 
 
@@ -39,7 +40,7 @@ def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
     assert without_migrations_hash(template) == snapshot_json
 
 
-def test_proxy_requires_tls_and_iam_auth_in_the_database_subnets(stack: McpMessagingStack, template: Template) -> None:
+def test_proxy_requires_tls_and_iam_auth_in_the_database_subnets(stack: McpServerStack, template: Template) -> None:
     db = stack.database
     template.resource_count_is("AWS::RDS::DBProxy", 1)
     template.has_resource_properties(
@@ -59,7 +60,7 @@ def test_proxy_requires_tls_and_iam_auth_in_the_database_subnets(stack: McpMessa
     )
 
 
-def test_database_is_private_in_isolated_subnets(stack: McpMessagingStack, template: Template) -> None:
+def test_database_is_private_in_isolated_subnets(stack: McpServerStack, template: Template) -> None:
     db = stack.database
     database_subnets = [s for s in db.vpc.isolated_subnets if s.node.id.startswith("Database")]
     assert len(database_subnets) == 2
@@ -104,7 +105,7 @@ def test_instance_is_multi_az_gp3_with_storage_autoscaling_on_a_pinned_minor_ver
     template.has_resource("AWS::RDS::DBInstance", {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"})
 
 
-def test_storage_and_secret_are_encrypted_with_a_rotating_kms_key(stack: McpMessagingStack, template: Template) -> None:
+def test_storage_and_secret_are_encrypted_with_a_rotating_kms_key(stack: McpServerStack, template: Template) -> None:
     key = {"Fn::GetAtt": [stack.get_logical_id(stack.database.encryption_key.node.default_child), "Arn"]}
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Retain"})  # snapshots outlive the stack
@@ -112,7 +113,7 @@ def test_storage_and_secret_are_encrypted_with_a_rotating_kms_key(stack: McpMess
     template.has_resource_properties("AWS::SecretsManager::Secret", {"KmsKeyId": key})
 
 
-def test_parameter_group_sets_timeouts_and_requires_tls(stack: McpMessagingStack, template: Template) -> None:
+def test_parameter_group_sets_timeouts_and_requires_tls(stack: McpServerStack, template: Template) -> None:
     template.has_resource_properties(
         "AWS::RDS::DBParameterGroup",
         {
@@ -129,7 +130,7 @@ def test_parameter_group_sets_timeouts_and_requires_tls(stack: McpMessagingStack
     )
 
 
-def test_secret_rotates_through_the_secrets_manager_endpoint(stack: McpMessagingStack, template: Template) -> None:
+def test_secret_rotates_through_the_secrets_manager_endpoint(stack: McpServerStack, template: Template) -> None:
     db = stack.database
     template.has_resource_properties(
         "AWS::SecretsManager::RotationSchedule",
@@ -172,9 +173,9 @@ def test_vpc_has_flow_logs(template: Template) -> None:
 
 
 def test_function_runs_in_the_application_subnets_with_the_database_environment(
-    stack: McpMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
-    db, messaging = stack.database, stack.messaging
+    db, messaging = stack.database, stack.service
     application = [ref(stack, s) for s in db.vpc.isolated_subnets if s.node.id.startswith("Application")]
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -203,9 +204,9 @@ def test_function_runs_in_the_application_subnets_with_the_database_environment(
 
 
 def test_function_may_sign_in_to_the_proxy_but_not_read_the_password(
-    stack: McpMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
-    role = ref(stack, stack.messaging.function.role)
+    role = ref(stack, stack.service.function.role)
     proxy_id = {
         "Fn::Select": [
             6,
@@ -229,9 +230,9 @@ def test_function_may_sign_in_to_the_proxy_but_not_read_the_password(
         ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
         "rds-db:connect",
     ]
-    log_group_arn = {"Fn::GetAtt": [stack.get_logical_id(stack.messaging.log_group.node.default_child), "Arn"]}
+    log_group_arn = {"Fn::GetAtt": [stack.get_logical_id(stack.service.log_group.node.default_child), "Arn"]}
     assert statements[0]["Resource"] == log_group_arn  # its own log group, not every log group of the account
-    assert statements[1]["Resource"] == ref(stack, stack.messaging.request_state_secret)
+    assert statements[1]["Resource"] == ref(stack, stack.service.request_state_secret)
     assert statements[2:] == [
         {
             "Action": "rds-db:connect",
@@ -257,7 +258,7 @@ def test_function_may_sign_in_to_the_proxy_but_not_read_the_password(
 
 
 def test_only_clients_reach_the_proxy_and_only_the_proxy_and_rotation_reach_the_instance(
-    stack: McpMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     db = stack.database
     proxy_sg, instance_sg = group_id(stack, db.proxy_security_group), group_id(stack, db.security_group)
@@ -265,7 +266,7 @@ def test_only_clients_reach_the_proxy_and_only_the_proxy_and_rotation_reach_the_
     assert {(r["Properties"]["FromPort"], r["Properties"]["ToPort"]) for r in to_proxy.values()} == {(5432, 5432)}
     sources = {r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in to_proxy.values()}
     assert sources == {
-        stack.get_logical_id(stack.messaging.connections.security_groups[0].node.default_child),
+        stack.get_logical_id(stack.service.connections.security_groups[0].node.default_child),
         stack.get_logical_id(
             db.node.find_child("Migrations-messaging")
             .node.find_child("Function")
@@ -287,7 +288,7 @@ def test_only_clients_reach_the_proxy_and_only_the_proxy_and_rotation_reach_the_
 
 
 def test_migrations_run_at_deploy_time_and_again_when_the_sql_changes(
-    stack: McpMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     expected_hash = migration_files_hash(REPO_ROOT / "servers" / "messaging" / "migrations")
     resources = template.find_resources(
@@ -317,7 +318,7 @@ def test_migrations_run_at_deploy_time_and_again_when_the_sql_changes(
     template.has_resource("AWS::Lambda::Alias", {"DependsOn": [migrations_id]})
 
 
-def test_write_iops_anomaly_alarm_watches_the_upper_band(stack: McpMessagingStack, template: Template) -> None:
+def test_write_iops_anomaly_alarm_watches_the_upper_band(stack: McpServerStack, template: Template) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -357,16 +358,17 @@ def test_url_requires_iam_by_default(template: Template) -> None:
 
 
 def test_a_public_url_is_possible_but_flagged(make_app) -> None:
-    stack = McpMessagingStack(make_app(), "Public", url_auth_type=lambda_.FunctionUrlAuthType.NONE)
+    stack = McpServerStack(make_app(), "Public", server=MESSAGING, url_auth_type=lambda_.FunctionUrlAuthType.NONE)
     Template.from_stack(stack).has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
     Annotations.from_stack(stack).has_warning("/Public/Messaging", Match.string_like_regexp("no authentication"))
 
 
 def test_database_props_pass_through(make_app) -> None:
-    stack = McpMessagingStack(
+    stack = McpServerStack(
         make_app(),
         "Dev",
-        database_props={"multi_az": False, "deletion_protection": False, "removal_policy": cdk.RemovalPolicy.DESTROY},
+        server=MESSAGING,
+        database=McpDatabaseOptions(multi_az=False, deletion_protection=False, removal_policy=cdk.RemovalPolicy.DESTROY),
     )
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::RDS::DBInstance", {"MultiAZ": False, "DeletionProtection": False})
@@ -377,7 +379,7 @@ def test_tagging_the_app_still_synthesizes(make_app) -> None:
     # Tags reach the proxy's target group; the synth-time validator's schema wrongly rejects them (F3002),
     # which McpDatabase acknowledges for that resource only.
     app = make_app()
-    stack = McpMessagingStack(app, "Tagged")
+    stack = McpServerStack(app, "Tagged", server=MESSAGING)
     cdk.Tags.of(app).add("project", "mcp")
     Template.from_stack(stack).has_resource_properties(
         "AWS::RDS::DBProxyTargetGroup", {"Tags": [{"Key": "project", "Value": "mcp"}]}

@@ -9,12 +9,13 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
 from mcp_lambda.auth.config import AuthConfig
-from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, OidcIssuer
 from tests.cdk.conftest import spec
 
@@ -377,6 +378,32 @@ def test_protecting_a_service_behind_an_iam_url_is_flagged(stack: cdk.Stack) -> 
     service = McpLambdaService(stack, "Iam", server=spec("weather"))  # AWS_IAM by default
     McpOidcAuth(stack, "Auth", google_client_id=GOOGLE_CLIENT).protect(service)
     Annotations.from_stack(stack).has_warning("/TestStack/Iam", Match.string_like_regexp("Authorization header"))
+
+
+@pytest.mark.parametrize(
+    "authorization_type, flagged",
+    [(apigw.AuthorizationType.NONE, False), (apigw.AuthorizationType.IAM, True)],
+    ids=["public-rest-api", "iam-rest-api"],
+)
+def test_a_service_behind_a_rest_api_can_be_protected(stack: cdk.Stack, authorization_type, flagged: bool) -> None:
+    # Given a service whose endpoint is a REST API (it has no Function URL)
+    service = McpLambdaService(stack, "Rest", server=spec("weather"),
+                               endpoint=McpEndpoint.rest_api(authorization_type=authorization_type))
+
+    # When it is protected, then sign-in is configured, and an IAM-authorized API is flagged like an IAM URL
+    McpOidcAuth(stack, "Auth", google_client_id=GOOGLE_CLIENT).protect(service)
+    assert "MCP_AUTH_CONFIG" in Template.from_stack(stack).find_resources("AWS::Lambda::Function")[
+        stack.get_logical_id(service.function.node.default_child)]["Properties"]["Environment"]["Variables"]
+    warnings = Annotations.from_stack(stack).find_warning("/TestStack/Rest", Match.string_like_regexp("Authorization header"))
+    assert bool(warnings) is flagged
+
+
+def test_protecting_adds_the_sign_in_failures_to_the_services_dashboard(stack: cdk.Stack, service, protect) -> None:
+    auth, _ = protect(google_client_id=GOOGLE_CLIENT)
+    (dashboard,) = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "weather sign-in failures" in body
+    assert stack.get_logical_id(auth.alarm.node.default_child) in body
 
 
 # -- the created user pool ---------------------------------------------------------------------------------------------

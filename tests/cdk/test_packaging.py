@@ -128,10 +128,8 @@ APP = textwrap.dedent(
     server = ServerSpec("notes", Path("notes"), database=True, sign_in=True)
     database = McpDatabase(stack, "Database", multi_az=False, deletion_protection=False,
                            removal_policy=cdk.RemovalPolicy.DESTROY)
-    service = McpLambdaService(stack, "Notes", server=server, vpc=database.vpc,
-                               vpc_subnets=database.application_subnets)
-    database.connect_service(service)
-    McpOidcAuth(stack, "Auth", google_client_id="1234-abc.apps.googleusercontent.com").protect(service)
+    auth = McpOidcAuth(stack, "Auth", google_client_id="1234-abc.apps.googleusercontent.com")
+    McpLambdaService(stack, "Notes", server=server, database=database, auth=auth)
     template = app.synth().get_stack_by_name("Imported").template
     bundle = PythonBundle.for_server(server.folder, runtime=lambda_.Runtime.PYTHON_3_13,
                                      architecture=lambda_.Architecture.ARM_64)
@@ -157,8 +155,9 @@ def test_a_fresh_app_synthesizes_its_own_server_with_the_installed_wheels(
                    check=True)
     # And a CDK app in another folder with one server of its own
     app = tmp_path / "app"
-    (app / "notes").mkdir(parents=True)
+    (app / "notes" / "migrations").mkdir(parents=True)
     (app / "notes" / "server.py").write_text("handler = None\n")
+    (app / "notes" / "migrations" / "001_notes.sql").write_text("CREATE TABLE notes (id bigint);\n")
     (app / "app.py").write_text(APP)
 
     # When the app is synthesized with only that folder on its path (the checkout is not)
@@ -177,9 +176,8 @@ def test_a_fresh_app_synthesizes_its_own_server_with_the_installed_wheels(
     assert report["requirements"] == [f"mcp-lambda-runtime=={version}"]
     assert report["local_sources"] == [["mcp-lambda-runtime", True, str(wheels["mcp-lambda-runtime"])]]
     assert report["packages"] == ["notes"]
-    assert {"AWS::Lambda::Function", "AWS::RDS::DBProxy", "AWS::KMS::Key", "AWS::CloudWatch::Dashboard"} <= set(
-        report["types"]
-    )
+    assert {"AWS::Lambda::Function", "AWS::RDS::DBProxy", "AWS::KMS::Key", "AWS::CloudWatch::Dashboard",
+            "Custom::McpSchemaMigrations"} <= set(report["types"])
     notes = next(f for f in report["functions"] if f["Handler"] == "notes.server.handler")
     variables = notes["Environment"]["Variables"]
     assert variables["POWERTOOLS_SERVICE_NAME"] == "notes" and variables["MCP_DB_IAM_AUTH"] == "true"

@@ -8,20 +8,21 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mcp_lambda_cdk.database import migration_files_hash
-from stacks.reports_stack import McpReportsStack
+from mcp_lambda_cdk import McpServerStack
+from mcp_lambda_cdk.migrations import migration_files_hash
+from mcp_servers import REPORTS
 from tests.cdk.conftest import REPO_ROOT, without_migrations_hash
 from tests.cdk.test_monitoring import dashboard_metrics
 
 
 @pytest.fixture(scope="module")
-def stack(make_app) -> McpReportsStack:
+def stack(make_app) -> McpServerStack:
     # Given the app as cdk.json configures it, when the reports stack is synthesized
-    return McpReportsStack(make_app(), "McpReportsStack")
+    return McpServerStack(make_app(), "McpReportsStack", server=REPORTS)
 
 
 @pytest.fixture(scope="module")
-def template(stack: McpReportsStack) -> Template:
+def template(stack: McpServerStack) -> Template:
     # Template.from_stack runs CloudFormation's validation at synthesis: no circular dependency, among others.
     return Template.from_stack(stack)
 
@@ -30,7 +31,7 @@ def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
     return {"Ref": stack.get_logical_id(construct.node.default_child)}
 
 
-def application_subnets(stack: McpReportsStack) -> list[Any]:
+def application_subnets(stack: McpServerStack) -> list[Any]:
     return [s for s in stack.database.vpc.isolated_subnets if s.node.id.startswith("Application")]
 
 
@@ -39,8 +40,8 @@ def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
     assert without_migrations_hash(template) == snapshot_json
 
 
-def test_the_reports_function_runs_tasks_in_the_database_vpc(stack: McpReportsStack, template: Template) -> None:
-    reports = stack.reports
+def test_the_reports_function_runs_tasks_in_the_database_vpc(stack: McpServerStack, template: Template) -> None:
+    reports = stack.service
     assert reports.tasks is not None
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -67,7 +68,7 @@ def test_the_reports_function_runs_tasks_in_the_database_vpc(stack: McpReportsSt
 
 
 def test_tasks_reach_dynamodb_and_lambda_through_endpoints_only_the_function_may_use(
-    stack: McpReportsStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     # The application subnets have no NAT and no internet gateway: endpoints are the only way out.
     for resource_type in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::Route"):
@@ -78,7 +79,7 @@ def test_tasks_reach_dynamodb_and_lambda_through_endpoints_only_the_function_may
         {"VpcEndpointType": "Gateway", "RouteTableIds": route_tables,
          "ServiceName": {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".dynamodb"]]}},
     )
-    lambda_endpoint_group = stack.lambda_endpoint.connections.security_groups[0]
+    lambda_endpoint_group = stack.database.task_endpoints[1].connections.security_groups[0]
     template.has_resource_properties(
         "AWS::EC2::VPCEndpoint",
         {"VpcEndpointType": "Interface", "PrivateDnsEnabled": True,
@@ -91,25 +92,25 @@ def test_tasks_reach_dynamodb_and_lambda_through_endpoints_only_the_function_may
     ingress = template.find_resources("AWS::EC2::SecurityGroupIngress", {"Properties": {"GroupId": group}})
     assert [(r["Properties"]["FromPort"], r["Properties"]["SourceSecurityGroupId"]) for r in ingress.values()] == [
         (443, {"Fn::GetAtt": [stack.get_logical_id(
-            stack.reports.connections.security_groups[0].node.default_child), "GroupId"]})]
+            stack.service.connections.security_groups[0].node.default_child), "GroupId"]})]
     template.has_resource_properties(
         "AWS::EC2::SecurityGroup", {"SecurityGroupIngress": Match.absent(),
                                     "GroupDescription": Match.string_like_regexp("LambdaEndpoint")})
 
 
-def test_traffic_moves_only_after_the_schema_and_the_endpoints_exist(stack: McpReportsStack, template: Template) -> None:
+def test_traffic_moves_only_after_the_schema_and_the_endpoints_exist(stack: McpServerStack, template: Template) -> None:
     expected_hash = migration_files_hash(REPO_ROOT / "servers" / "messaging" / "migrations")
     (migrations_id,) = template.find_resources(
         "Custom::McpSchemaMigrations", {"Properties": {"Service": "messaging", "MigrationsHash": expected_hash}}
     )
     (alias,) = template.find_resources("AWS::Lambda::Alias").values()
-    group = stack.lambda_endpoint.connections.security_groups[0]
+    group = stack.database.task_endpoints[1].connections.security_groups[0]
     (ingress_id,) = template.find_resources("AWS::EC2::SecurityGroupIngress", {"Properties": {
         "GroupId": {"Fn::GetAtt": [stack.get_logical_id(group.node.default_child), "GroupId"]}}})
     assert set(alias["DependsOn"]) >= {
         migrations_id,
-        stack.get_logical_id(stack.dynamodb_endpoint.node.default_child),
-        stack.get_logical_id(stack.lambda_endpoint.node.default_child),
+        stack.get_logical_id(stack.database.task_endpoints[0].node.default_child),
+        stack.get_logical_id(stack.database.task_endpoints[1].node.default_child),
         ingress_id,  # the rule that lets the function reach the Lambda endpoint
     }
 

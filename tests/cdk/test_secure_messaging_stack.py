@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from mcp_lambda_cdk import McpOidcAuthOptions, McpServerStack
 from mcp_lambda_cdk.bundling import PythonBundle
 from mcp_servers import SECURE_MESSAGING
-from stacks.secure_messaging_stack import McpSecureMessagingStack
 from tests.cdk.conftest import without_migrations_hash
 from tests.cdk.test_oidc_auth import GOOGLE_CLIENT, auth_config, dependency_cycle
 
@@ -17,17 +17,17 @@ HANDLER = "secure_messaging.server.handler"
 
 
 @pytest.fixture(scope="module")
-def stack(make_app) -> McpSecureMessagingStack:
+def stack(make_app) -> McpServerStack:
     # Given the app as cdk.json configures it and no context, when the stack is synthesized
-    return McpSecureMessagingStack(make_app(), "McpSecureMessagingStack")
+    return McpServerStack(make_app(), "McpSecureMessagingStack", server=SECURE_MESSAGING)
 
 
 @pytest.fixture(scope="module")
-def template(stack: McpSecureMessagingStack) -> Template:
+def template(stack: McpServerStack) -> Template:
     return Template.from_stack(stack)
 
 
-def logical_id(stack: McpSecureMessagingStack, construct) -> str:
+def logical_id(stack: McpServerStack, construct) -> str:
     return stack.get_logical_id(construct.node.default_child)
 
 
@@ -37,7 +37,7 @@ def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
 
 
 def test_without_context_only_the_created_user_pool_is_trusted(
-    stack: McpSecureMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     pool, client = logical_id(stack, stack.auth.user_pool), logical_id(stack, stack.auth.user_pool_client)
     assert auth_config(template, HANDLER) == {
@@ -48,7 +48,7 @@ def test_without_context_only_the_created_user_pool_is_trusted(
 def test_context_adds_google_with_allowed_domains(make_app) -> None:
     # Given the context of `cdk synth -c googleClientId=... -c allowedDomains=company.com,example.org`
     app = make_app(googleClientId=GOOGLE_CLIENT, allowedDomains="company.com, example.org")
-    stack = McpSecureMessagingStack(app, "WithGoogle")
+    stack = McpServerStack(app, "WithGoogle", server=SECURE_MESSAGING)
 
     # Then Google comes first, restricted to those domains whose accounts may post, and the pool is still trusted
     providers = auth_config(Template.from_stack(stack), HANDLER)["providers"]
@@ -63,14 +63,15 @@ def test_context_adds_google_with_allowed_domains(make_app) -> None:
 
 
 def test_google_only_without_a_user_pool(make_app) -> None:
-    stack = McpSecureMessagingStack(make_app(), "GoogleOnly", google_client_id=GOOGLE_CLIENT, create_user_pool=False)
+    stack = McpServerStack(make_app(), "GoogleOnly", server=SECURE_MESSAGING,
+                           auth=McpOidcAuthOptions(google_client_id=GOOGLE_CLIENT))
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Cognito::UserPool", 0)
     assert [p["issuer"] for p in auth_config(template, HANDLER)["providers"]] == ["https://accounts.google.com"]
 
 
 def test_the_url_is_public_because_the_server_checks_bearer_tokens(
-    stack: McpSecureMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Url",
@@ -80,7 +81,7 @@ def test_the_url_is_public_because_the_server_checks_bearer_tokens(
 
 
 def test_the_function_reaches_the_database_and_the_internet_for_the_issuers_keys(
-    stack: McpSecureMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     db = stack.database
     template.resource_count_is("AWS::EC2::NatGateway", 1)
@@ -107,13 +108,13 @@ def test_the_function_reaches_the_database_and_the_internet_for_the_issuers_keys
         assert subnet.node.id.startswith("Database")
 
 
-def test_messaging_migrations_run_before_the_alias_moves(stack: McpSecureMessagingStack, template: Template) -> None:
+def test_messaging_migrations_run_before_the_alias_moves(stack: McpServerStack, template: Template) -> None:
     resources = template.find_resources("Custom::McpSchemaMigrations", {"Properties": {"Service": "messaging"}})
     (migrations_id,) = resources
     template.has_resource("AWS::Lambda::Alias", {"DependsOn": [migrations_id]})
 
 
-def test_sign_in_failures_are_counted_alarmed_and_queryable(stack: McpSecureMessagingStack, template: Template) -> None:
+def test_sign_in_failures_are_counted_alarmed_and_queryable(stack: McpServerStack, template: Template) -> None:
     log_group = {"Ref": logical_id(stack, stack.service.log_group)}
     template.has_resource_properties(
         "AWS::Logs::MetricFilter",
@@ -140,7 +141,7 @@ def test_sign_in_failures_are_counted_alarmed_and_queryable(stack: McpSecureMess
 
 
 def test_the_proxy_client_uses_the_code_flow_and_offers_messages_write(
-    stack: McpSecureMessagingStack, template: Template
+    stack: McpServerStack, template: Template
 ) -> None:
     server = logical_id(stack, stack.auth.resource_server)
     template.has_resource_properties(

@@ -32,11 +32,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
+from mcp_lambda_cdk import McpServerStack
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
-from stacks.messaging_stack import McpMessagingStack
-from stacks.weather_stack import McpWeatherStack
+from mcp_servers import MESSAGING, WEATHER
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
@@ -54,10 +54,11 @@ class Synthesized:
 def variants_app(outdir: Path) -> cdk.App:
     """Shapes of the constructs the default stacks do not use."""
     app = cdk.App(outdir=str(outdir), context={**cdk_json_context(), SKIP_BUNDLING_CONTEXT: True})
-    McpWeatherStack(app, "VariantWeatherRestApi", endpoint=McpEndpoint.rest_api())
-    McpMessagingStack(
+    McpServerStack(app, "VariantWeatherRestApi", server=WEATHER, endpoint=McpEndpoint.rest_api())
+    McpServerStack(
         app,
         "VariantMessagingRestApi",
+        server=MESSAGING,
         endpoint=McpEndpoint.rest_api(authorization_type=apigw.AuthorizationType.IAM, cloud_watch_role=False),
     )
     stack = cdk.Stack(app, "VariantServices")

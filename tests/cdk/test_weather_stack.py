@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.weather_stack import McpWeatherStack
+from mcp_lambda_cdk import McpServerStack
+from mcp_servers import WEATHER
+
 
 
 @pytest.fixture(scope="module")
 def template(make_app) -> Template:
     # Given the app as cdk.json configures it, when the weather stack is synthesized
     app = make_app()
-    return Template.from_stack(McpWeatherStack(app, "McpWeatherStack"))
+    return Template.from_stack(McpServerStack(app, "McpWeatherStack", server=WEATHER))
 
 
 def test_template_matches_snapshot(template: Template, snapshot_json) -> None:

@@ -1,10 +1,25 @@
 """Reusable constructs: each one answers how one part of an MCP deployment is built on AWS."""
 
-from mcp_lambda_cdk.database import McpDatabase
-from mcp_lambda_cdk.lambda_service import McpLambdaService
-from mcp_lambda_cdk.oidc_auth import McpOidcAuth, OidcIssuer
+from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda_cdk.migrations import McpSchemaMigrations
+from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, OidcIssuer
+from mcp_lambda_cdk.server_stack import McpServerStack, stack_id
+from mcp_lambda_cdk.tasks import TasksOptions
 
 __version__ = "0.2.0"
 """In step with mcp-lambda-runtime (the version every bundle installs) and mcp-lambda-proxy."""
 
-__all__ = ["McpDatabase", "McpLambdaService", "McpOidcAuth", "OidcIssuer"]
+__all__ = [
+    "McpDatabase",
+    "McpDatabaseOptions",
+    "McpEndpoint",
+    "McpLambdaService",
+    "McpOidcAuth",
+    "McpOidcAuthOptions",
+    "McpSchemaMigrations",
+    "McpServerStack",
+    "OidcIssuer",
+    "TasksOptions",
+    "stack_id",
+]

@@ -129,6 +129,8 @@ class McpRestApi(Construct):
             integration_timeout=integration_timeout,
         )
         self.service = service
+        self.authorization_type = authorization_type
+        """``NONE`` or ``IAM``: whether callers sign requests with SigV4."""
         self.integration_timeout = integration_timeout
         """How long API Gateway waits for the function; the function's timeout must not exceed it."""
 

@@ -19,20 +19,19 @@ Why IAM authentication for the functions: the proxy requires it (``IAMAuth: REQU
 password only ever opens the database from the proxy and the rotation function. Functions are therefore
 not granted the secret by default (``connect_service(read_secret=True)`` opts in).
 
-Why migrations at deploy time: tools never create or alter tables. ``add_migrations`` runs
-``mcp_lambda.migrations.handler`` as a custom resource whose properties carry a hash of the service's
-``migrations/*.sql``, so a new migration file (and only that) runs it again on the next deployment.
+Why migrations at deploy time: tools never create or alter tables. ``add_migrations`` defines an
+``McpSchemaMigrations`` (``mcp_lambda_cdk.migrations``) for a server's ``migrations/`` folder.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 import jsii
-from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -40,10 +39,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
+from mcp_lambda_cdk.migrations import McpSchemaMigrations, schema_owner
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 
 #: PostgreSQL's port; the proxy listens on it too.
@@ -56,9 +54,6 @@ DEFAULT_ENGINE_VERSION = rds.PostgresEngineVersion.VER_17_9
 APPLICATION_SUBNETS = "Application"
 DATABASE_SUBNETS = "Database"
 
-#: The handler of the schema-migration custom resource, in the runtime package.
-MIGRATIONS_HANDLER = "mcp_lambda.migrations.handler"
-
 _MIN_STORAGE_GB, _MAX_STORAGE_GB = 20, 65536
 _MAX_BACKUP_DAYS = 35
 _MAX_PG_INT = 2**31 - 1
@@ -67,7 +62,6 @@ _BACKUP_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 _MAINTENANCE_WINDOW = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
-_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 #: The id of aws-cdk-lib's stack-wide LogRetention function (a fixed singleton id).
 _LOG_RETENTION_SINGLETON = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
@@ -76,6 +70,37 @@ class _VpcFunctionHolder(Protocol):
     """What ``connect_service`` needs: an McpLambdaService, or anything with a VPC-bound ``function``."""
 
     function: lambda_.Function
+
+
+@dataclass(frozen=True, kw_only=True)
+class McpDatabaseOptions:
+    """The props of an ``McpDatabase``, as one value: for stacks and factories that define the database
+    themselves (``McpServerStack(database=...)``). Each field is the ``McpDatabase`` prop of the same name,
+    with the same default (``McpDatabase.from_options`` defines one from them)."""
+
+    vpc: ec2.IVpc | None = None
+    nat_gateways: int = 0
+    database_subnets: ec2.SubnetSelection | None = None
+    application_subnets: ec2.SubnetSelection | None = None
+    secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None
+    engine_version: rds.PostgresEngineVersion = DEFAULT_ENGINE_VERSION
+    instance_type: ec2.InstanceType | None = None
+    multi_az: bool = True
+    allocated_storage: int | float = 20
+    max_allocated_storage: int | float = 100
+    database_name: str = "mcp"
+    username: str = "mcp_admin"
+    backup_retention: Duration | None = None
+    preferred_backup_window: str = "03:00-03:30"
+    preferred_maintenance_window: str = "sun:04:00-sun:04:30"
+    deletion_protection: bool = True
+    removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT
+    statement_timeout_ms: int | float = 5000
+    idle_in_transaction_session_timeout_ms: int | float = 60000
+    secret_rotation: Duration | None = None
+    performance_insights: bool = False
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    write_iops_anomaly_std_devs: int | float = 3
 
 
 @jsii.implements(ec2.IConnectable)
@@ -182,6 +207,7 @@ class McpDatabase(Construct):
         """The master user; the proxy's only secret, so the user IAM tokens are issued for by default."""
         self.port = POSTGRES_PORT
         self.statement_timeout_ms = statement_timeout_ms
+        self._migrations: dict[Path, McpSchemaMigrations] = {}
 
         self.encryption_key = kms.Key(
             self,
@@ -198,6 +224,10 @@ class McpDatabase(Construct):
             vpc, nat_gateways, database_subnets, application_subnets, secrets_manager_endpoint, log_retention
         )
         """The VPC; the database tier; where functions that use the database run; the endpoint (or None)."""
+        self.application_egress = vpc is not None or nat_gateways > 0
+        """Whether the application tier routes to the internet: a created VPC with NAT gateways, or a given
+        VPC (whose application subnets default to its private subnets with egress)."""
+        self._task_endpoints: tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None = None
 
 
         self.security_group = ec2.SecurityGroup(
@@ -354,6 +384,12 @@ class McpDatabase(Construct):
         about two weeks of data before the band is meaningful.
         """
 
+    @classmethod
+    def from_options(cls, scope: Construct, id: str, options: McpDatabaseOptions | None = None) -> McpDatabase:
+        """An ``McpDatabase`` with the props ``options`` holds. Default: the production defaults."""
+        options = options or McpDatabaseOptions()
+        return cls(scope, id, **{f.name: getattr(options, f.name) for f in fields(options)})
+
     # -- network -------------------------------------------------------------------------------------
 
     def _network(
@@ -488,107 +524,67 @@ class McpDatabase(Construct):
         """
         self.connect_function(service.function, db_user=db_user, read_secret=read_secret)
 
+    @property
+    def task_endpoints(self) -> tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None:
+        """The DynamoDB and Lambda endpoints of ``add_task_endpoints``, or None before its first call."""
+        return self._task_endpoints
+
+    def add_task_endpoints(self, service: ec2.IConnectable) -> tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint]:
+        """The VPC endpoints a service with tasks needs in an application tier without egress, created once
+        and opened to ``service``: DynamoDB (task state; a gateway endpoint, free, a route in the application
+        subnets' route tables) and Lambda (the asynchronous invocation that runs a task; an interface endpoint
+        reachable only from the services opened to it)."""
+        if self._task_endpoints is None:
+            dynamodb = ec2.GatewayVpcEndpoint(
+                self,
+                "DynamoDbEndpoint",
+                vpc=self.vpc,
+                service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+                subnets=[self.application_subnets],
+            )
+            lambda_endpoint = ec2.InterfaceVpcEndpoint(
+                self,
+                "LambdaEndpoint",
+                vpc=self.vpc,
+                service=ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
+                subnets=self.application_subnets,
+                private_dns_enabled=True,
+                open=False,
+            )
+            self._task_endpoints = (dynamodb, lambda_endpoint)
+        self._task_endpoints[1].connections.allow_default_port_from(service, "Task workers started by the function")
+        return self._task_endpoints
+
     # -- migrations ------------------------------------------------------------------------------------
 
     def add_migrations(
         self,
         directory: Path | str,
         *,
-        service: str,
+        service: str | None = None,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         runtime: lambda_.Runtime = lambda_.Runtime.PYTHON_3_13,
         timeout: Duration | None = None,
-    ) -> CustomResource:
-        """Apply ``directory/*.sql`` (a server's ``migrations/``) on every deployment that changes them.
-
-        The custom resource's handler is ``mcp_lambda.migrations.handler``, bundled with the directory, running in ``application_subnets`` and signing in to
-        the proxy as ``username`` with an IAM token. Its ``MigrationsHash`` property covers the names and
-        contents of the SQL files, so CloudFormation sends an Update (and the handler applies what is
-        pending) exactly when a migration is added or changed.
+    ) -> McpSchemaMigrations:
+        """Apply ``directory/*.sql`` (a server's ``migrations/``) to this database at deploy time; see
+        ``McpSchemaMigrations``. One per directory: adding the same directory again returns the first.
 
         :param directory: the folder of numbered ``*.sql`` files.
-        :param service: the name of the schema's owner (``messaging``); names the resources.
+        :param service: the name of the schema's owner, naming the resources. Default: the name of the
+            server folder holding ``directory`` (``messaging`` for ``servers/messaging/migrations``).
         :param architecture: the function's CPU. Default: ``Architecture.ARM_64``.
         :param runtime: the Python runtime. Default: ``Runtime.PYTHON_3_13``.
         :param timeout: the migration function's timeout. Default: 5 minutes.
-        :returns: the custom resource; make what needs the schema depend on it.
+        :returns: the migrations; make what needs the schema depend on them.
         """
-        if not _SERVICE_NAME.match(service):
-            raise ValueError(f"service must be lower-case letters, digits and '-', got {service!r}")
         directory = Path(directory).resolve()
-        migrations_hash = migration_files_hash(directory)
-        bundle = PythonBundle.for_server(directory, runtime=runtime, architecture=architecture)
-        scope = Construct(self, f"Migrations-{service}")
-
-        log_group = logs.LogGroup(
-            scope,
-            "LogGroup",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=self.encryption_key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        function = lambda_.Function(
-            scope,
-            "Function",
-            description=f"Applies the {service} schema migrations (CloudFormation custom resource)",
-            code=bundled_code(scope, bundle),
-            handler=MIGRATIONS_HANDLER,
-            runtime=runtime,
-            architecture=architecture,
-            memory_size=512,
-            timeout=timeout or Duration.minutes(5),
-            vpc=self.vpc,
-            vpc_subnets=self.application_subnets,
-            environment={
-                "MCP_MIGRATIONS_DIR": bundle.package,
-                "POWERTOOLS_SERVICE_NAME": f"{service}-migrations",
-            },
-            environment_encryption=self.encryption_key,
-            log_group=log_group,
-        )
-        self.connect_function(function)
-
-        provider = cr.Provider(
-            scope,
-            "Provider",
-            on_event_handler=function,
-            provider_function_env_encryption=self.encryption_key,
-            log_group=logs.LogGroup(
-                scope,
-                "ProviderLogGroup",
-                retention=logs.RetentionDays.ONE_MONTH,
-                encryption_key=self.encryption_key,
-                removal_policy=RemovalPolicy.DESTROY,
-            ),
-        )
-        migrations = CustomResource(
-            scope,
-            "Resource",
-            service_token=provider.service_token,
-            resource_type="Custom::McpSchemaMigrations",
-            properties={"Service": service, "MigrationsHash": migrations_hash},
-        )
-        # The function reaches the database only once the proxy has its target and every security group
-        # rule on the way exists; the environment variables alone order it after the proxy, not those.
-        migrations.node.add_dependency(self.proxy, self.instance, self.security_group, self.proxy_security_group)
-        function_id = Stack.of(self).get_logical_id(function.node.default_child)
-        for rule, reason in (
-            (
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                "a deploy-time custom resource (handler and aws-cdk-lib's provider framework) writing its own logs",
-            ),
-            (
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-                "Lambda's VPC networking needs ec2 network-interface actions on '*'; AWS's policy is that minimal set",
-            ),
-            ("AwsSolutions-L1", f"{runtime.name}: the same bundle and runtime as the service it migrates"),
-            (
-                f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
-                "aws-cdk-lib's provider framework invokes any version of the migration handler (and only it)",
-            ),
-        ):
-            acknowledge(scope, rule, reason)
-        return migrations
+        if directory not in self._migrations:
+            name = service or schema_owner(directory)
+            self._migrations[directory] = McpSchemaMigrations(
+                self, f"Migrations-{name}", database=self, directory=directory, service=name,
+                architecture=architecture, runtime=runtime, timeout=timeout,
+            )
+        return self._migrations[directory]
 
     # -- metrics and dashboards ------------------------------------------------------------------------
 
@@ -638,18 +634,6 @@ class McpDatabase(Construct):
             ),
             cloudwatch.AlarmWidget(title="Write IOPS and its anomaly band", alarm=self.write_iops_alarm, width=6),
         ]
-
-
-def migration_files_hash(directory: Path) -> str:
-    """A hash of the names and contents of ``directory/*.sql``; changes when a migration does."""
-    files = sorted(directory.glob("*.sql")) if directory.is_dir() else []
-    if not files:
-        raise FileNotFoundError(f"no migrations (*.sql) in {directory}")
-    digest = hashlib.sha256(b"mcp-migrations/1")
-    for path in files:
-        for part in (path.name.encode(), path.read_bytes()):
-            digest.update(len(part).to_bytes(8, "big") + part)
-    return digest.hexdigest()
 
 
 def _validate(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsii
 from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Token
@@ -46,6 +46,11 @@ from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
 from mcp_lambda_cdk.monitoring import McpServiceMonitoring
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
+
+if TYPE_CHECKING:
+    from mcp_lambda_cdk.database import McpDatabase
+    from mcp_lambda_cdk.migrations import McpSchemaMigrations
+    from mcp_lambda_cdk.oidc_auth import McpOidcAuth
 
 #: The CloudWatch namespace of the EMF metrics every service emits (Powertools Metrics).
 METRICS_NAMESPACE = "McpServers"
@@ -207,12 +212,22 @@ class McpLambdaService(Construct):
         VPC created by ``McpDatabase``).
     :param security_groups: the function's security groups in ``vpc``. Default: one new group, all
         outbound traffic allowed, no inbound.
+    :param database: the ``McpDatabase`` the server's lifespan connects to (required for a server declared
+        with ``database=True``). The service wires itself to it: it runs in the database's application
+        subnets (unless ``vpc`` says otherwise), gets the proxy's environment, ``rds-db:connect`` and port
+        5432, the server's migrations are added to the database and the ``live`` alias moves only after they
+        ran, a task service in the isolated application tier gets the VPC endpoints tasks need, and the
+        dashboard gets the database's row. Default: none.
+    :param auth: the ``McpOidcAuth`` whose issuers the server trusts (required for a server declared with
+        ``sign_in=True``): ``auth.protect(service)`` sets ``MCP_AUTH_CONFIG`` and adds the sign-in failure
+        metric, alarm and query. Default: none.
     :param tasks: serve long-running tools as MCP tasks (``mcp_lambda.tasks``): a DynamoDB table, the
         function's permissions on it and on itself, the ``MCP_TASKS_*`` variables, an on-failure queue for
         worker events, and a row of task metrics and alarms on the dashboard (see ``McpTasks``). The
         function then gets a fixed name (``worker_function_name``). A function in a VPC also needs routes
-        to DynamoDB and Lambda (a NAT gateway, or endpoints). Default: none (task tools answer
-        synchronously).
+        to DynamoDB and Lambda (a NAT gateway, or endpoints: with ``database``, added when its application
+        tier has no egress). Default: ``TasksOptions()`` for a server declared with ``tasks=True``, else
+        none (task tools answer synchronously).
     :param tools: the service's tool names, for one line per tool on the dashboard. Default: a
         ``SEARCH`` over every tool the service has reported.
     :param alarm_topic: where the alarms notify. Default: none (dashboard and console only).
@@ -249,6 +264,8 @@ class McpLambdaService(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        database: McpDatabase | None = None,
+        auth: McpOidcAuth | None = None,
         tasks: TasksOptions | None = None,
         tools: Sequence[str] | None = None,
         alarm_topic: sns.ITopic | None = None,
@@ -257,6 +274,11 @@ class McpLambdaService(Construct):
     ) -> None:
         super().__init__(scope, id)
         service, handler = server.name, server.handler
+        _check_integrations(server, database=database, auth=auth)
+        if tasks is None and server.tasks:
+            tasks = TasksOptions()
+        if database is not None and vpc is None:
+            vpc, vpc_subnets = database.vpc, vpc_subnets or database.application_subnets
         if endpoint is not None and url_auth_type is not None:
             raise ValueError("give either endpoint or url_auth_type, not both")
         public = server.public or server.sign_in
@@ -451,6 +473,13 @@ class McpLambdaService(Construct):
             self.endpoint_url = self.url.url
             description = f"Function URL of the {service} MCP server"
         self.url_output = CfnOutput(self, "Url", value=self.endpoint_url, description=description)
+        self.public = (
+            endpoint.url_auth_type == lambda_.FunctionUrlAuthType.NONE
+            if endpoint.rest_api_props is None
+            else endpoint.rest_api_props["authorization_type"] == apigw.AuthorizationType.NONE
+        )
+        """Whether anyone may call the endpoint without signing requests (SigV4): a Function URL with auth
+        ``NONE`` or a REST API without IAM authorization."""
 
         self.tasks: McpTasks | None = None
         """The tasks' table, on-failure queue and metrics (with ``tasks``), or None."""
@@ -498,6 +527,29 @@ class McpLambdaService(Construct):
         """The alarms and the dashboard (see ``mcp_lambda_cdk.monitoring``)."""
         self.dashboard: cloudwatch.Dashboard = self.monitoring.dashboard
         """The service's CloudWatch dashboard; add widgets to it with ``add_widgets``."""
+
+        self.database = database
+        """The database the service is wired to, or None."""
+        self.migrations: list[McpSchemaMigrations] = []
+        """The server's schema migrations on ``database``; the ``live`` alias moves only after them."""
+        if database is not None:
+            self._use_database(database)
+        self.auth = auth
+        """The sign-in the service is protected by, or None."""
+        if auth is not None:
+            auth.protect(self)
+
+    def _use_database(self, database: McpDatabase) -> None:
+        """Connect to ``database``, migrate it before traffic moves, reach AWS from its subnets, watch it."""
+        database.connect_service(self)
+        for directory in self.server.migration_dirs:
+            self.migrations.append(database.add_migrations(directory))
+        if self.migrations:
+            self.alias.node.add_dependency(*(migrations.resource for migrations in self.migrations))
+        if self.tasks is not None and not database.application_egress and self.function.is_bound_to_vpc:
+            # Traffic reaches new code only once tasks can be stored and started from inside the VPC.
+            self.alias.node.add_dependency(*database.add_task_endpoints(self))
+        self.dashboard.add_widgets(*database.dashboard_widgets())
 
     @property
     def connections(self) -> ec2.Connections:
@@ -618,6 +670,14 @@ class McpLambdaService(Construct):
             label="",
             period=period,
         )
+
+
+def _check_integrations(server: ServerSpec, *, database: McpDatabase | None, auth: McpOidcAuth | None) -> None:
+    """What the server declares it needs must be given: it would fail at its first request otherwise."""
+    if server.database and database is None:
+        raise ValueError(f"the {server.name} server declares database=True: pass database=McpDatabase(...)")
+    if server.sign_in and auth is None:
+        raise ValueError(f"the {server.name} server declares sign_in=True: pass auth=McpOidcAuth(...)")
 
 
 def _public_url_concurrency(*provisioned: int | float | None) -> int | float:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -127,6 +127,33 @@ class ProtectedService:
     metric_filter: logs.MetricFilter
     alarm: cloudwatch.Alarm
     query_definition: logs.QueryDefinition
+
+
+@dataclass(frozen=True, kw_only=True)
+class McpOidcAuthOptions:
+    """The props of an ``McpOidcAuth``, as one value: for stacks that define the sign-in themselves
+    (``McpServerStack(auth=...)``). Each field is the ``McpOidcAuth`` prop of the same name, with the same
+    default (``McpOidcAuth.from_options`` defines one from them)."""
+
+    google_client_id: str | None = None
+    allowed_domains: Sequence[str] = ()
+    google_grants: Sequence[str] = ()
+    user_pool: cognito.IUserPool | None = None
+    user_pool_client_ids: Sequence[str] = ()
+    create_user_pool: bool = False
+    user_pool_allowed_domains: Sequence[str] = ()
+    domain_prefix: str | None = None
+    callback_urls: Sequence[str] | None = None
+    scopes: Sequence[str] | None = None
+    resource_server_identifier: str = "mcp"
+    threat_protection: bool = True
+    email_in_access_token: bool = True
+    user_pool_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    oidc_issuers: Sequence[OidcIssuer] = ()
+    resource: str | None = None
+    tool_scopes: Mapping[str, Sequence[str]] | None = None
+    auth_failure_threshold: int | float = 20
+    auth_failure_period: Duration | None = None
 
 
 class McpOidcAuth(Construct):
@@ -306,6 +333,11 @@ class McpOidcAuth(Construct):
         self.config_json: str = Stack.of(self).to_json_string(self.config)
         """``MCP_AUTH_CONFIG`` as the JSON string the function gets (a token when the config holds tokens)."""
 
+    @classmethod
+    def from_options(cls, scope: Construct, id: str, options: McpOidcAuthOptions) -> McpOidcAuth:
+        """An ``McpOidcAuth`` with the props ``options`` holds."""
+        return cls(scope, id, **{f.name: getattr(options, f.name) for f in fields(options)})
+
     # -- the user pool -------------------------------------------------------------------------------------
 
     def _create_user_pool(
@@ -437,13 +469,12 @@ class McpOidcAuth(Construct):
         name = service.service
         if any(p.service.service == name for p in self._protected):
             raise ValueError(f"the service {name!r} is already protected by {self.node.path}")
-        url = service.url.node.default_child
-        if isinstance(url, lambda_.CfnUrl) and url.auth_type == lambda_.FunctionUrlAuthType.AWS_IAM.value:
+        if not service.public:
             Annotations.of(service).add_warning_v2(
                 "mcp:bearerBehindIamUrl",
-                "the Function URL requires AWS_IAM, whose signature occupies the Authorization header: bearer "
-                "tokens cannot reach the server through it (use url_auth_type=NONE, or a front end that invokes "
-                "the function itself)",
+                "the endpoint requires AWS_IAM, whose signature occupies the Authorization header: bearer "
+                "tokens cannot reach the server through it (use url_auth_type=NONE or a REST API with "
+                "authorization_type=NONE, or a front end that invokes the function itself)",
             )
         service.function.add_environment(AUTH_CONFIG_VARIABLE, self.config_json)
 
@@ -486,6 +517,7 @@ class McpOidcAuth(Construct):
                 sort="failures desc",
             ),
         )
+        service.dashboard.add_widgets(cloudwatch.AlarmWidget(title=f"{name} sign-in failures", alarm=alarm, width=8))
         protected = ProtectedService(service, metric_filter, alarm, query_definition)
         self._protected.append(protected)
         return protected

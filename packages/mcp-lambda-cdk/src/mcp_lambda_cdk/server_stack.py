@@ -1,0 +1,175 @@
+"""McpServerStack: one declared server and everything it needs, deployable on its own.
+
+What a server declares (``mcp_lambda.spec.ServerSpec``) decides what its stack holds, each for a reason:
+
+- Who reaches the endpoint. ``public=True``: a public Function URL, the cheapest endpoint, for a server that
+  reads nothing private (for real public traffic pass ``endpoint=McpEndpoint.rest_api()``: WAF, stage
+  throttling, access logs). ``sign_in=True``: public too, because the server checks bearer tokens itself and
+  an ``AWS_IAM`` URL would take the ``Authorization`` header for its own signature. Otherwise ``AWS_IAM``:
+  callers sign requests (SigV4) and are granted with ``service.grant_invoke``; a server with a database whose
+  endpoint is made public without sign-in synthesizes with a warning, as anyone could then call its tools.
+- ``database=True``: an ``McpDatabase`` (PostgreSQL behind RDS Proxy) in a VPC of its own; the function runs
+  in its application tier and the server's migrations run before the ``live`` alias moves, so traffic never
+  reaches code newer than its tables. A database per stack, because sharing one across stacks does not
+  synthesize: letting another stack's function through the proxy's security group adds a rule naming that
+  stack's group to this one while that stack depends on this one's subnets, a cycle. Servers that share a
+  database go into one app stack of their own (``McpLambdaService(database=...)`` twice).
+- ``sign_in=True``: an ``McpOidcAuth`` trusting a created Cognito user pool (a group per declared scope) and,
+  with the context values ``googleClientId`` and ``allowedDomains`` (``cdk deploy -c ...``), Google
+  accounts of those domains, who then hold the declared scopes. The issuers' signing keys are fetched from
+  the internet, so a database VPC gets one NAT gateway.
+- ``tasks=True``: a task table and self-invocation (``mcp_lambda_cdk.tasks``); in an application tier without
+  egress, a DynamoDB gateway endpoint and a Lambda interface endpoint.
+
+One dashboard: the service's, with the database's row and the sign-in failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mcp_lambda.spec import ServerSpec
+
+from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
+from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
+from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, user_pool_issuer
+from mcp_lambda_cdk.tasks import TasksOptions
+
+#: CDK context keys read for a server with sign-in when ``auth`` names no Google client.
+GOOGLE_CLIENT_ID_CONTEXT = "googleClientId"
+ALLOWED_DOMAINS_CONTEXT = "allowedDomains"
+
+
+def stack_id(server: ServerSpec) -> str:
+    """The stack's id for a server: ``secure-messaging`` -> ``McpSecureMessagingStack``."""
+    return f"Mcp{construct_id(server)}Stack"
+
+
+def construct_id(server: ServerSpec) -> str:
+    """The service's construct id: ``secure-messaging`` -> ``SecureMessaging``."""
+    return "".join(part.capitalize() for part in server.name.split("-"))
+
+
+class McpServerStack(Stack):
+    """One MCP server, its database, its sign-in and their dashboard, as its declaration asks.
+
+    :param scope: the parent construct (the app).
+    :param id: the stack id. Conventionally ``stack_id(server)``.
+    :param server: the server's declaration.
+    :param endpoint: how clients reach the server: ``McpEndpoint.function_url(...)`` or
+        ``McpEndpoint.rest_api(...)``. Default: a Function URL, public for a server declared ``public`` or
+        with ``sign_in``, else ``AWS_IAM``.
+    :param url_auth_type: shorthand for ``endpoint=McpEndpoint.function_url(auth_type=...)``; not together
+        with ``endpoint``. Default: as ``endpoint``.
+    :param database: the database's props (servers declared with ``database=True``). Default: the production
+        defaults of ``McpDatabase``, with one NAT gateway for a server with sign-in.
+    :param auth: the sign-in's props (servers declared with ``sign_in=True``). Default: a created Cognito
+        user pool with the declared scopes, plus Google from the context values ``googleClientId`` and
+        ``allowedDomains``.
+    :param tasks: the tasks' settings (servers declared with ``tasks=True``). Default: ``TasksOptions()``.
+    :param alarm_topic: where the service's alarms notify. Default: none.
+    :param kwargs: ``Stack`` props (``env``, ``description``, ...).
+
+    Attributes: ``server``, ``service`` (``McpLambdaService``), ``database`` and ``auth`` (or None),
+    ``dashboard``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        server: ServerSpec,
+        endpoint: McpEndpoint | None = None,
+        url_auth_type: lambda_.FunctionUrlAuthType | None = None,
+        database: McpDatabaseOptions | None = None,
+        auth: McpOidcAuthOptions | None = None,
+        tasks: TasksOptions | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.server = server
+
+        self.database: McpDatabase | None = None
+        """The server's database (``database=True``), or None."""
+        if server.database:
+            options = database or McpDatabaseOptions()
+            if server.sign_in and options.vpc is None and options.nat_gateways == 0:
+                options = dataclasses.replace(options, nat_gateways=1)  # the issuers' keys are on the internet
+            self.database = McpDatabase.from_options(self, "Database", options)
+
+        self.auth: McpOidcAuth | None = None
+        """The server's sign-in (``sign_in=True``), or None."""
+        if server.sign_in:
+            self.auth = McpOidcAuth.from_options(self, "Auth", self._auth_options(auth))
+
+        self.service = McpLambdaService(
+            self,
+            construct_id(server),
+            server=server,
+            endpoint=endpoint,
+            url_auth_type=url_auth_type,
+            database=self.database,
+            auth=self.auth,
+            tasks=tasks,
+            alarm_topic=alarm_topic,
+        )
+        """The server on Lambda."""
+        self.dashboard = self.service.dashboard
+        """The one dashboard of the stack."""
+
+        if server.database and not server.sign_in and self.service.public:
+            Annotations.of(self.service).add_warning_v2(
+                "mcp:publicWriteAccess",
+                f"the {server.name} endpoint has no authentication and the server has a database: anyone on the "
+                "internet can call its tools",
+            )
+        if self.auth is not None and self.auth.user_pool_client is not None:
+            self._user_pool_outputs(self.auth)
+
+    def _auth_options(self, given: McpOidcAuthOptions | None) -> McpOidcAuthOptions:
+        options = given or McpOidcAuthOptions(create_user_pool=True, scopes=self.server.scopes or None)
+        if options.google_client_id is None:
+            client_id = _context_string(self, GOOGLE_CLIENT_ID_CONTEXT)
+            if client_id is not None:
+                domains = _context_list(self, ALLOWED_DOMAINS_CONTEXT)
+                # Google ID tokens carry no scopes: accounts of the allowed domains hold the declared ones.
+                options = dataclasses.replace(
+                    options, google_client_id=client_id, allowed_domains=domains,
+                    google_grants=list(self.server.scopes) if domains else [],
+                )
+        return options
+
+    def _user_pool_outputs(self, auth: McpOidcAuth) -> None:
+        assert auth.user_pool is not None and auth.user_pool_client is not None and auth.user_pool_domain is not None
+        CfnOutput(self, "UserPoolIssuer", value=user_pool_issuer(auth.user_pool),
+                  description="The Cognito issuer the server trusts")
+        CfnOutput(self, "UserPoolClientId", value=auth.user_pool_client.user_pool_client_id,
+                  description="The proxy CLI's --client-id (a public client: no secret, PKCE)")
+        groups = ", ".join(self.server.scopes) or "none"
+        CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id,
+                  description=f"Create users here; groups granting scopes: {groups}")
+        CfnOutput(self, "SignInDomain", value=auth.user_pool_domain.base_url(),
+                  description="The hosted sign-in pages of the user pool")
+
+
+def _context_string(scope: Construct, key: str) -> str | None:
+    value = scope.node.try_get_context(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value).strip()
+
+
+def _context_list(scope: Construct, key: str) -> list[str]:
+    value = scope.node.try_get_context(key)
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
