@@ -32,7 +32,7 @@ node_modules/.installed: package.json package-lock.json
 
 ## The local servers (weather, conformance, ...) on http://127.0.0.1:$(PORT)/<service>/mcp
 serve: $(VENV)/.serve-installed
-	$(PY) -m devserver --port $(PORT)
+	$(VENV)/bin/mcp-lambda serve mcp_servers.py --port $(PORT)
 
 ## Everything CI runs.
 test: setup
@@ -52,4 +52,4 @@ clean:
 
 ## A token from the development OIDC issuer of `make serve`: make token EMAIL=alice@company.com
 token: $(VENV)/.serve-installed
-	@$(PY) -m devserver.token --email "$(or $(EMAIL),alice@company.com)" --port $(PORT)
+	@$(VENV)/bin/mcp-lambda token --email "$(or $(EMAIL),alice@company.com)" --port $(PORT)

@@ -29,6 +29,6 @@ REPORTS = ServerSpec(
     tasks=True,
 )
 # The official conformance suite's server: served locally for tests/conformance, never deployed.
-CONFORMANCE = ServerSpec("conformance", SERVERS_DIR / "conformance", deploy=False)
+CONFORMANCE = ServerSpec("conformance", SERVERS_DIR / "conformance", tasks=True, deploy=False)
 
 SERVERS = (WEATHER, MESSAGING, SECURE_MESSAGING, REPORTS, CONFORMANCE)

@@ -26,7 +26,7 @@ def measure(posts: int) -> tuple[float, float]:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     import pg8000.native
 
-    from devserver.database import embedded_url, ensure_database, migrate
+    from mcp_lambda.local.database import embedded_url, ensure_database, migrate
     from mcp_lambda import McpLambdaRuntime
     from mcp_lambda.database import DatabaseConfig, connect
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pg8000.native
 import pytest
 
-from devserver.database import embedded_url, ensure_database, migrate
+from mcp_lambda.local.database import embedded_url, ensure_database, migrate
 from mcp_lambda.database import DatabaseConfig, connect
 
 ROOT = Path(__file__).resolve().parents[1]

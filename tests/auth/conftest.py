@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from devserver.oidc_issuer import serve_issuer
+from mcp_lambda.local.oidc_issuer import serve_issuer
 
 RESOURCE = "https://secure.example/mcp"
 AUDIENCE = "mcp-test-client"

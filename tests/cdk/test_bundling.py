@@ -277,7 +277,8 @@ def test_bundles_past_lambdas_limit_fail_the_synth(tmp_path: Path, monkeypatch) 
 
 
 def test_pruning_removes_what_lambda_never_loads_and_keeps_metadata(tmp_path: Path) -> None:
-    # Given an install tree with a server-only package, a test suite, stubs, pip's records and web assets
+    # Given an install tree with a server-only package, a test suite, stubs, pip's records, web assets, console
+    # scripts and the runtime's local server
     files = [
         "uvicorn/__init__.py",
         "uvicorn-0.54.0.dist-info/METADATA",
@@ -294,6 +295,9 @@ def test_pruning_removes_what_lambda_never_loads_and_keeps_metadata(tmp_path: Pa
         "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py",
         "six/__pycache__/six.cpython-312.pyc",
         "h11/__init__.py",
+        "bin/mcp-lambda",
+        "mcp_lambda/local/http_server.py",
+        "mcp_lambda/runtime.py",
     ]
     for relative in files:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -305,8 +309,10 @@ def test_pruning_removes_what_lambda_never_loads_and_keeps_metadata(tmp_path: Pa
     # Then what no code path imports is gone, and what importlib.metadata and the licences need stays
     assert removed == [
         "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+        "bin/",
         "click/",
         "jsonschema/tests/",
+        "mcp_lambda/local/",
         "pydantic-2.14.4.dist-info/RECORD",
         "pydantic/__init__.pyi",
         "six/__pycache__/",
@@ -318,6 +324,7 @@ def test_pruning_removes_what_lambda_never_loads_and_keeps_metadata(tmp_path: Pa
         "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py",
         "h11/__init__.py",
         "jsonschema/validators.py",
+        "mcp_lambda/runtime.py",
         "pydantic-2.14.4.dist-info/METADATA",
         "pydantic-2.14.4.dist-info/entry_points.txt",
         "pydantic-2.14.4.dist-info/licenses/LICENSE",

@@ -81,6 +81,10 @@ def test_the_runtime_wheel_is_the_runtime_only(wheels: dict[str, Path]) -> None:
     assert not any(part in servers or part in ("tests", "constructs", "mcp_lambda_cdk") for f in files
                    for part in f.split("/")[:-1])
     assert not any(f.endswith(".sql") for f in files)
+    # And the local server comes with it, as the `mcp-lambda` console script (bundles prune it)
+    with zipfile.ZipFile(wheels["mcp-lambda-runtime"]) as archive:
+        (entry_points,) = (n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        assert "mcp-lambda = mcp_lambda.local.cli:main" in archive.read(entry_points).decode()
 
 
 def test_the_cdk_wheel_ships_the_pins_but_no_lambda_sources(wheels: dict[str, Path]) -> None:

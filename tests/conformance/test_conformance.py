@@ -17,7 +17,8 @@ import json
 
 import pytest
 
-from devserver.http_server import LocalServer
+from mcp_lambda.local.http_server import LocalServer
+from mcp_servers import CONFORMANCE
 from tests.conformance import tools
 
 EXPECTED = tools.load_expected()
@@ -37,7 +38,7 @@ def conformance_tools() -> tools.Tools:
 @pytest.fixture(scope="session")
 def suite_runs(conformance_tools: tools.Tools) -> dict[str, tools.SuiteRun]:
     """Every suite version's run against one local server, done once for the session."""
-    with LocalServer(port=0, services={"conformance": "conformance.server:handler"}) as server:
+    with LocalServer(port=0, servers=[CONFORMANCE]) as server:
         return {suite: tools.run_suite(conformance_tools, suite, server.url("conformance")) for suite in EXPECTED}
 
 

@@ -6,7 +6,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from devserver.http_server import LocalServer
+from mcp_lambda.local.http_server import LocalServer
+from mcp_servers import MESSAGING
 from tests.messaging.helpers import call_tool, error_text, post
 
 PAYLOADS = [
@@ -95,7 +96,7 @@ def test_through_the_sdk_client_over_http(database_url, monkeypatch):
             read = await client.call_tool("get_messages", {"limit": 1})
             return posted, read
 
-    with LocalServer(port=0, services={"messaging": "messaging.server:handler"}) as server:
+    with LocalServer(port=0, servers=[MESSAGING]) as server:
         posted, read = anyio.run(scenario, server.url("messaging"))
     assert posted.is_error is False
     assert posted.structured_content["text"] == "over http"

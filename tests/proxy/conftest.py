@@ -12,16 +12,12 @@ from pathlib import Path
 import pytest
 
 SERVE_LOCAL = Path(__file__).resolve().parent / "serve_local.py"
-SERVICES = {
-    "weather": "weather.server:handler",
-    "messaging": "messaging.server:handler",
-    "conformance": "conformance.server:handler",
-}
+SERVICES = ("weather", "messaging", "conformance")
 
 
 @dataclass
 class LocalServers:
-    """`LocalServer` (devserver/http_server.py) running in a subprocess: see serve_local.py."""
+    """`LocalServer` (mcp_lambda/local/http_server.py) running in a subprocess: see serve_local.py."""
 
     process: subprocess.Popen
     base_url: str
@@ -39,9 +35,9 @@ class LocalServers:
                 self.process.wait(10)
 
 
-def start_local_servers(services: dict[str, str], **env: str) -> LocalServers:
+def start_local_servers(services: tuple[str, ...], **env: str) -> LocalServers:
     process = subprocess.Popen(
-        [sys.executable, str(SERVE_LOCAL), *(f"{name}={target}" for name, target in services.items())],
+        [sys.executable, str(SERVE_LOCAL), *services],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, **env},
     )

@@ -1,7 +1,7 @@
 """A scripted browser that fills in a sign-in form: `$BROWSER` runs it with the authorization URL.
 
 fake_browser.py follows an authorization server that redirects at once; a real sign-in page (the
-development issuer's, devserver/oidc_authorize.py) asks first. This one does what a user does there:
+development issuer's, mcp_lambda/local/oidc_authorize.py) asks first. This one does what a user does there:
 GET the page, fill in the form's fields as the page gave them, type the email, press a button (the
 form's first, or the one named), and follow the redirect to the proxy's loopback callback. Environment:
 

@@ -119,7 +119,7 @@ def test_unknown_host_is_one_line_too(env):
 
 def test_server_lost_mid_session_answers_errors_and_keeps_the_proxy(env, tmp_path):
     """A proxy outlives its server's outages: failed calls get a JSON-RPC error, not a dead connection."""
-    server = start_local_servers({"weather": "weather.server:handler"})
+    server = start_local_servers(("weather",))
     url = server.url("weather")
 
     async def scenario():

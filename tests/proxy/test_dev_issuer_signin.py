@@ -1,5 +1,5 @@
 """The sign-in a developer tries locally: the proxy against `make serve`'s secure messaging service and its
-development issuer (devserver/oidc_authorize.py), nothing replaced.
+development issuer (mcp_lambda/local/oidc_authorize.py), nothing replaced.
 
 LocalServer runs in a process of its own (serve_local.py, see there why), trusting its own /dev-oidc
 issuer as `make serve` does. The proxy discovers the issuer (RFC 9728, then RFC 8414), registers, and
@@ -35,7 +35,7 @@ def local(database_url) -> Iterator[LocalServers]:
     MCP_AUTH_CONFIG, left in this process's environment by an in-process LocalServer, is not passed on)."""
     env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
     process = subprocess.Popen(
-        [sys.executable, str(SERVE_LOCAL), "secure-messaging=secure_messaging.server:handler"],
+        [sys.executable, str(SERVE_LOCAL), "secure-messaging"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**env, "DATABASE_URL": database_url},
     )

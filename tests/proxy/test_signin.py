@@ -326,7 +326,7 @@ def test_the_project_s_secure_server_end_to_end(env, tmp_path):
     auth = AuthorizationServer(jwt_access_tokens=True, scopes_supported=["messages:write"])
     auth.server.start()
     local = start_local_servers(
-        {"secure-messaging": "secure_messaging.server:handler"},
+        ("secure-messaging",),
         SERVE_LOCAL_AUTH_ISSUER=auth.issuer, SERVE_LOCAL_AUTH_JWKS=f"{auth.issuer}/jwks",
     )
     url = local.url("secure-messaging")

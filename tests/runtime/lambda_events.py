@@ -1,7 +1,6 @@
-"""Lambda HTTP events as AWS documents them, for in-process handler tests.
-
-Shapes follow https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html (payload 2.0) and
-https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html (1.0).
+"""Lambda HTTP events and contexts for in-process handler tests: the local server's builders
+(mcp_lambda.local.events, shapes as AWS documents them), with the tests' defaults: a Function URL domain,
+JSON bodies, the MCP headers a client sends.
 """
 
 from __future__ import annotations
@@ -11,58 +10,32 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_lambda.local.events import LambdaContext, function_url_event, rest_api_event
+
 DOMAIN = "abcdefg.lambda-url.us-east-1.on.aws"
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+SOURCE_IP = "203.0.113.7"
 
 
 @dataclass
-class FakeContext:
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+class FakeContext(LambdaContext):
+    """A context with a fixed request id (log lines compare equal across runs)."""
+
     function_name: str = "mcp-test"
-    memory_limit_in_mb: int = 1024
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mcp-test:live"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
-
-def _encode(body: Any, base64_body: bool) -> tuple[str | None, bool]:
-    if body is None:
-        return None, False
-    raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    raw = raw.encode() if isinstance(raw, str) else raw
-    if base64_body:
-        return base64.b64encode(raw).decode(), True
-    return raw.decode(), False
+def _raw(body: Any) -> bytes | str | None:
+    return body if body is None or isinstance(body, (str, bytes)) else json.dumps(body)
 
 
 def v2_event(body: Any = None, headers: dict[str, str] | None = None, method: str = "POST", path: str = "/mcp",
              base64_body: bool = False) -> dict[str, Any]:
-    """A Function URL / HTTP API event (payload format 2.0)."""
+    """A Function URL / HTTP API event (payload format 2.0); a header given as None is left out."""
     all_headers = {"host": DOMAIN, **JSON_HEADERS, **(headers or {})}
-    encoded, is_b64 = _encode(body, base64_body)
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {k: v for k, v in all_headers.items() if v is not None},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdefg",
-            "domainName": DOMAIN,
-            "domainPrefix": "abcdefg",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
-                     "userAgent": "test"},
-            "requestId": "req-2",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "25/Nov/2026:04:00:00 +0000",
-            "timeEpoch": 1795665600000,
-        },
-        "body": encoded,
-        "isBase64Encoded": is_b64,
-    }
+    return function_url_event(method, path, headers=all_headers, body=_raw(body), base64_body=base64_body,
+                              source_ip=SOURCE_IP, domain_name=DOMAIN, request_id="req-2")
 
 
 def v1_event(body: Any = None, headers: dict[str, str] | None = None, method: str = "POST", path: str = "/mcp",
@@ -72,32 +45,8 @@ def v1_event(body: Any = None, headers: dict[str, str] | None = None, method: st
     for name, value in (headers or {}).items():
         all_headers = {k: v for k, v in all_headers.items() if k.lower() != name.lower()}
         all_headers[name.title()] = value
-    all_headers = {k: v for k, v in all_headers.items() if v is not None}
-    encoded, is_b64 = _encode(body, base64_body)
-    return {
-        "resource": "/mcp",
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdefg",
-            "domainName": DOMAIN,
-            "httpMethod": method,
-            "identity": {"sourceIp": "203.0.113.7"},
-            "path": f"/prod{path}",
-            "requestId": "req-1",
-            "resourcePath": "/mcp",
-            "stage": "prod",
-        },
-        "body": encoded,
-        "isBase64Encoded": is_b64,
-    }
+    return rest_api_event(method, path, headers=all_headers, body=_raw(body), base64_body=base64_body,
+                          source_ip=SOURCE_IP, domain_name=DOMAIN, stage="prod", request_id="req-1")
 
 
 EVENT_SHAPES = {"payload-2.0": v2_event, "payload-1.0": v1_event}

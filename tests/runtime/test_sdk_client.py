@@ -7,7 +7,8 @@ import httpx
 import pytest
 from mcp import Client
 
-from devserver.http_server import LocalServer
+from mcp_lambda.local.http_server import LocalServer
+from mcp_servers import WEATHER
 
 MODES = ["auto", "legacy", "2026-07-28"]
 EXPECTED_VERSION = {"auto": "2026-07-28", "legacy": "2025-11-25", "2026-07-28": "2026-07-28"}
@@ -15,7 +16,7 @@ EXPECTED_VERSION = {"auto": "2026-07-28", "legacy": "2025-11-25", "2026-07-28": 
 
 @pytest.fixture(scope="module")
 def server():
-    with LocalServer(port=0, services={"weather": "weather.server:handler"}) as running:
+    with LocalServer(port=0, servers=[WEATHER]) as running:
         yield running
 
 

@@ -12,7 +12,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from devserver.http_server import LocalServer
+from mcp_lambda.local.http_server import LocalServer
+from mcp_servers import REPORTS
 from tests.tasks.client import TasksClient
 
 API_GATEWAY_LIMIT = 29
@@ -22,7 +23,7 @@ API_GATEWAY_LIMIT = 29
 def server(database_url: str) -> Iterator[LocalServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", database_url)
-        with LocalServer(port=0, services={"reports": "reports.server:handler"}) as running:
+        with LocalServer(port=0, servers=[REPORTS]) as running:
             yield running
 
 

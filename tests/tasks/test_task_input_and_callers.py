@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devserver.oidc_issuer import DEV_AUDIENCE, serve_issuer
+from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, serve_issuer
 from mcp_lambda.auth import SIGNED_IN, Access
 from mcp_lambda.tasks.local import LocalContext
 from tests.tasks.harness import ALIAS_ARN, Function, call

@@ -92,6 +92,11 @@ PRUNED: tuple[tuple[str, str], ...] = (
     ("uvicorn-*.dist-info", "metadata of the removed uvicorn"),
     ("click", "CLI library of uvicorn and of httpx2's command line, neither used in Lambda"),
     ("click-*.dist-info", "metadata of the removed click"),
+    # The runtime's local server (``mcp-lambda serve``: an HTTP server, an embedded database, a development
+    # issuer); a function is Lambda's, never local.
+    ("mcp_lambda/local", "the runtime's local development server"),
+    # Console scripts: carry this machine's interpreter path, and Lambda runs none.
+    ("bin", "console scripts"),
     # Served only by a Powertools REST resolver's ``enable_swagger()``; the functions use no resolver.
     ("aws_lambda_powertools/event_handler/openapi/swagger_ui/*.min.js", "Swagger UI for enable_swagger()"),
     ("aws_lambda_powertools/event_handler/openapi/swagger_ui/*.min.css", "Swagger UI for enable_swagger()"),
@@ -382,8 +387,6 @@ class PythonBundle:
             result = subprocess.run(command, stdout=sys.stderr, check=False)
             if result.returncode != 0:
                 raise RuntimeError(f"pip install for the {self.package} bundle failed: {' '.join(command)}")
-        # Console scripts carry this machine's interpreter path and are useless in Lambda.
-        shutil.rmtree(output_dir / "bin", ignore_errors=True)
 
     def _compile(self, output_dir: Path) -> None:
         # /var/task is read-only, so without shipped bytecode every cold start compiles every import.

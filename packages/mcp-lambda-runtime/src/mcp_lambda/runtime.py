@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import os
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,11 +55,17 @@ class McpLambdaRuntime:
     """Serves one `MCPServer` from Lambda HTTP events."""
 
     def __init__(
-        self, server: MCPServer[Any], settings: RuntimeSettings | None = None, access: Access | None = None
+        self,
+        server: MCPServer[Any],
+        settings: RuntimeSettings | None = None,
+        access: Access | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.server = server
+        self._given_settings = settings
         self._settings = settings
         self.access = access
+        self._environment = dict(environment or {})
         self._gate: AuthGate | None = None
         if access is not None and not any(isinstance(m, ToolVisibility) for m in server.middleware):
             server.middleware.append(ToolVisibility())
@@ -69,20 +76,26 @@ class McpLambdaRuntime:
         self._lifespan_task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
 
-    def new_environment(self) -> McpLambdaRuntime:
+    def new_environment(self, environment: Mapping[str, str] | None = None) -> McpLambdaRuntime:
         """Another execution environment of the same function (same server, settings and access policy):
-        its own loop and lifespan, closed on its own.
+        its own loop and lifespan, closed on its own. `environment` adds variables of its own to what its
+        settings and sign-in configuration read (a local server runs several functions in one process, each
+        with its own `MCP_AUTH_CONFIG`, as each Lambda function has its own environment).
 
         For local servers, local task workers and tests that run a function next to (or after) another in
         one process.
         """
-        return type(self)(self.server, self.settings, self.access)
+        return type(self)(self.server, self._given_settings, self.access, {**self._environment, **(environment or {})})
+
+    def environ(self) -> Mapping[str, str]:
+        """The variables this environment's settings and sign-in read: the process's, plus its own."""
+        return {**os.environ, **self._environment} if self._environment else os.environ
 
     @property
     def settings(self) -> RuntimeSettings:
         """Read from the environment on first use, not at import: what is configured by then counts."""
         if self._settings is None:
-            self._settings = RuntimeSettings.from_env()
+            self._settings = RuntimeSettings.from_env(self.environ())
         return self._settings
 
     @property
@@ -92,7 +105,7 @@ class McpLambdaRuntime:
             from mcp_lambda.auth.gate import AuthGate
 
             assert self.access is not None
-            config = AuthConfig.from_env()
+            config = AuthConfig.from_env(self.environ())
             if config is None:
                 raise AuthConfigError("this server has an access policy but MCP_AUTH_CONFIG is not set")
             self._gate = AuthGate(self.access, config, self.server.name)

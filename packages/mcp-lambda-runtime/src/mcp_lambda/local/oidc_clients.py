@@ -19,7 +19,7 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from devserver.oidc_http import NO_STORE, IssuerRequest, Reply, json_reply
+from mcp_lambda.local.oidc_http import NO_STORE, IssuerRequest, Reply, json_reply
 
 GRANT_TYPES = ["authorization_code", "refresh_token"]
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")

@@ -1,9 +1,10 @@
 """A development OpenID Connect issuer, so the secure case can be tried and tested with no cloud account.
 
-It signs real tokens (RS256 by default, ES256 on request) with keys kept in `.local/dev-oidc/` and
+It signs real tokens (RS256 by default, ES256 on request) with keys kept in `.local/dev-oidc/` (under the
+directory the local server runs in) and
 publishes what a real issuer publishes: the discovery document (also as RFC 8414 metadata) and the
 JWKS. Tokens come from `make token EMAIL=alice@company.com`, or from a browser sign-in through its
-authorization server (devserver/oidc_authorize.py), as the proxy does. `make serve` mounts it at
+authorization server (mcp_lambda/local/oidc_authorize.py), as the proxy does. `make serve` mounts it at
 `http://127.0.0.1:$PORT/dev-oidc`; tests run it on its own loopback port. It is for loopback use only:
 anyone who can reach it can get a token.
 """
@@ -27,11 +28,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from devserver.oidc_authorize import AuthorizationServer
-from devserver.oidc_http import IssuerRequest, Reply, json_reply
+from mcp_lambda.local.oidc_authorize import AuthorizationServer
+from mcp_lambda.local.oidc_http import IssuerRequest, Reply, json_reply
 
-ROOT = Path(__file__).resolve().parent.parent
-KEY_DIR = ROOT / ".local" / "dev-oidc"
 DEV_AUDIENCE = "mcp-local"
 DEV_SCOPES = ("messages:write",)
 AS_METADATA = "/.well-known/oauth-authorization-server"
@@ -51,9 +50,9 @@ def _load_or_create(path: Path, create: Any) -> Any:
 class DevIssuer:
     """Keys, discovery document, JWKS, token minting and the authorization server of one issuer URL."""
 
-    def __init__(self, issuer: str, key_dir: Path | None = KEY_DIR) -> None:
+    def __init__(self, issuer: str, key_dir: Path | None = None) -> None:
         self.issuer = issuer.rstrip("/")
-        if key_dir is None:  # throwaway keys (tests)
+        if key_dir is None:  # throwaway keys (tests); the local server keeps its keys in .local/dev-oidc
             self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             self.ec_key = ec.generate_private_key(ec.SECP256R1())
         else:

@@ -1,4 +1,10 @@
-"""The local HTTP server: `/<service>/<path>` is handed to that service's Lambda handler as `/<path>`."""
+"""The local HTTP server: `/<server>/<path>` is handed to that server's Lambda handler as `/<path>`.
+
+Each server runs as a local function (`lambda_bridge.LocalFunction`): its handler in an execution environment
+of its own. Servers with sign-in trust the development issuer mounted at `/dev-oidc`, each with its own
+`resource` (its local URL), as each Lambda function has its own environment; servers with a database get
+`DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,24 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from devserver.database import prepare_local_database
-from devserver.oidc_http import IssuerRequest
-from devserver.oidc_issuer import DEV_AUDIENCE, DevIssuer
-from devserver.lambda_bridge import LocalFunction, function_url_event, response_parts
-from devserver.services import DATABASE_SERVICES, LOCAL_ENVIRONMENT, MIGRATIONS, SERVICES
+from mcp_lambda.local.database import prepare_local_database
+from mcp_lambda.local.events import function_url_event, response_parts
+from mcp_lambda.local.lambda_bridge import LocalFunction
+from mcp_lambda.local.oidc_http import IssuerRequest
+from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, DevIssuer
+from mcp_lambda.local.project import LOCAL_ENVIRONMENT, check_against_handler, import_handler
+from mcp_lambda.spec import ServerSpec
 
-log = logging.getLogger("devserver")
+log = logging.getLogger("mcp_lambda.local")
 ISSUER_PATH = "dev-oidc"
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
+AUTH_CONFIG_VARIABLE = "MCP_AUTH_CONFIG"
 
 # Function URLs answer CORS preflights themselves when CORS is configured; this mirrors that for
 # browser-based clients such as MCP Inspector in direct mode.
@@ -27,43 +39,74 @@ _LOCAL_ORIGIN_PREFIXES = ("http://127.0.0.1:", "http://localhost:", "http://[::1
 
 
 class LocalServer:
-    """All services behind one `ThreadingHTTPServer`; use as a context manager or call `serve_forever`."""
+    """Every given server behind one `ThreadingHTTPServer`; use as a context manager or call `serve_forever`.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, services: dict[str, str] | None = None) -> None:
+    :param host: the interface to listen on. Default: loopback.
+    :param port: the port; 0 picks a free one. Default: 8080.
+    :param servers: the servers to serve, each at `/<name>/mcp`.
+    :param key_dir: where the development issuer keeps its signing keys, so tokens outlive a restart.
+        Default: throwaway keys.
+    :param providers: the issuers servers with sign-in trust, as ``MCP_AUTH_CONFIG`` spells them (each
+        server's ``resource`` is its local URL). Default: the development issuer at ``/dev-oidc``, unless
+        ``MCP_AUTH_CONFIG`` is set for every server.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        servers: Sequence[ServerSpec],
+        key_dir: Path | None = None,
+        providers: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         # What this server adds to the environment is taken back by close(), so a server that is gone
         # leaves no configuration behind for later servers or processes.
         self._environment_before = dict(os.environ)
-        for key, value in LOCAL_ENVIRONMENT.items():
-            os.environ.setdefault(key, value)
-        services = services or SERVICES
+        self.servers = {server.name: server for server in servers}
+        self._providers = list(providers) if providers is not None else None
         self.functions: dict[str, LocalFunction] = {}
-        self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self))
+        self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self))  # a busy port fails first
         self.httpd.daemon_threads = True
-        self.issuer = DevIssuer(f"{self.base_url}/{ISSUER_PATH}")
-        # Sign-in for the secure service trusts the development issuer, unless configured otherwise.
-        os.environ.setdefault("MCP_AUTH_CONFIG", json.dumps({
-            "resource": self.url("secure-messaging"),
-            "providers": [{"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}],
-        }))
-        if DATABASE_SERVICES & set(services):
-            # Exported before the handlers are imported and first called: they read it then.
-            os.environ["DATABASE_URL"] = prepare_local_database(list(MIGRATIONS))
-        self.functions.update({name: LocalFunction(name, target) for name, target in services.items()})
         self._thread: threading.Thread | None = None
+        try:
+            for key, value in LOCAL_ENVIRONMENT.items():
+                os.environ.setdefault(key, value)
+            self.issuer = DevIssuer(f"{self.base_url}/{ISSUER_PATH}", key_dir)
+            for server in servers:
+                check_against_handler(server, import_handler(server))
+            migrations = [d for server in servers if server.database for d in server.migration_dirs]
+            if any(server.database for server in servers):
+                # Exported before the handlers are first called: they read it then.
+                os.environ["DATABASE_URL"] = prepare_local_database(list(dict.fromkeys(migrations)))
+            for server in servers:
+                self.functions[server.name] = LocalFunction(server.name, f"{server.package}.server:handler",
+                                                            environment=self._environment(server))
+        except BaseException:
+            self.close()
+            raise
+
+    def _environment(self, server: ServerSpec) -> dict[str, str]:
+        """The server's own variables: sign-in trusts `providers` (the development issuer by default), for
+        this server's URL, unless MCP_AUTH_CONFIG is set for all of them."""
+        if not server.sign_in or (self._providers is None and AUTH_CONFIG_VARIABLE in self._environment_before):
+            return {}
+        providers = self._providers or [{"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}]
+        return {AUTH_CONFIG_VARIABLE: json.dumps({"resource": self.url(server.name), "providers": providers})}
 
     @property
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def url(self, service: str) -> str:
-        return f"{self.base_url}/{service}/mcp"
+    def url(self, server: str) -> str:
+        return f"{self.base_url}/{server}/mcp"
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever()
 
     def __enter__(self) -> LocalServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="devserver", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="mcp-lambda-local", daemon=True)
         self._thread.start()
         return self
 
@@ -71,7 +114,9 @@ class LocalServer:
         self.close()
 
     def close(self) -> None:
-        self.httpd.shutdown()
+        """Stop serving, close every function (leaving its lifespan) and take back the environment."""
+        if self._thread is not None:
+            self.httpd.shutdown()
         self.httpd.server_close()
         for function in self.functions.values():
             function.close()
@@ -85,7 +130,7 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
 
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        server_version = "mcp-lambda-devserver"
+        server_version = "mcp-lambda-local"
 
         def log_message(self, format: str, *args: object) -> None:
             log.info("%s %s", self.address_string(), format % args)
@@ -112,9 +157,8 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if self.command == "OPTIONS" and origin:
                 self._send(204, self._cors(origin), b"")
                 return
-            event = function_url_event(
-                self.command, "/" + rest, url.query, list(self.headers.items()), body, self.client_address[0]
-            )
+            event = function_url_event(self.command, "/" + rest, query=url.query, headers=self.headers.items(),
+                                       body=body, source_ip=self.client_address[0])
             status, headers, payload = response_parts(function.invoke(event))
             self._send(status, headers + (self._cors(origin) if origin else []), payload)
 

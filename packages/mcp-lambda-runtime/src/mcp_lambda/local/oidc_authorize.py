@@ -1,7 +1,7 @@
 """The development issuer's OAuth 2.1 authorization server: browser sign-in with any email, on loopback.
 
 What a native client such as the proxy needs to sign in, and no more: dynamic registration of public
-clients with loopback redirect URIs (devserver/oidc_clients.py), the authorization code grant with PKCE
+clients with loopback redirect URIs (oidc_clients.py), the authorization code grant with PKCE
 S256 (RFC 7636), the `resource` indicator (RFC 8707, it becomes an audience of the token), `iss` in the
 authorization response (RFC 9207) and refresh tokens that rotate. The sign-in page asks for an email
 and believes it: anyone who can reach the issuer can get a token for anyone, hence loopback only.
@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from devserver.oidc_clients import GRANT_TYPES, Clients, b64url, redirect_matches
-from devserver.oidc_http import NO_STORE, IssuerRequest, Reply, html_reply, json_reply, parameters, redirect
+from mcp_lambda.local.oidc_clients import GRANT_TYPES, Clients, b64url, redirect_matches
+from mcp_lambda.local.oidc_http import NO_STORE, IssuerRequest, Reply, html_reply, json_reply, parameters, redirect
 
 DEFAULT_EMAIL = "alice@company.com"
 PAGE_LIFETIME = 600  # how long a sign-in page may wait for its button

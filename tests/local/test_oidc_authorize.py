@@ -1,5 +1,5 @@
 """The development issuer's authorization server over real HTTP: registration, the sign-in page, codes,
-tokens and refresh, as a client such as the proxy meets them (devserver/oidc_authorize.py)."""
+tokens and refresh, as a client such as the proxy meets them (mcp_lambda/local/oidc_authorize.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import jwt
 import pytest
 from mcp.shared.auth import OAuthMetadata
 
-from devserver.oidc_issuer import DEV_AUDIENCE, DevIssuer, serve_issuer
+from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, DevIssuer, serve_issuer
 
 REDIRECT = "http://127.0.0.1:53682/callback"
 RESOURCE = "http://127.0.0.1:8080/secure-messaging/mcp"

@@ -1,6 +1,6 @@
 """The requests and replies of the development issuer, apart from the HTTP server that carries them.
 
-`make serve`'s server (devserver/http_server.py) and the tests' `serve_issuer()` both turn what they
+`make serve`'s server (http_server.py) and the tests' `serve_issuer()` both turn what they
 receive into an `IssuerRequest` and write back the `Reply`, so each endpoint is written once.
 """
 

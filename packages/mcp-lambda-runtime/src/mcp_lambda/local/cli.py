@@ -1,0 +1,124 @@
+"""`mcp-lambda`: serve a project's MCP servers locally, as Lambda would run them, and mint development tokens.
+
+    mcp-lambda serve                      # every server of mcp_servers.py in this folder
+    mcp-lambda serve hello [other ...]    # server folders (server.py with `handler`) or declaration modules
+    mcp-lambda token --email alice@example.com --scope notes:write
+
+`serve` listens on 127.0.0.1:8080 (`--port`, `$PORT`) with each server at `/<name>/mcp`, the database at
+`DATABASE_URL` or an embedded PostgreSQL (the `local` extra), and a development OIDC issuer at `/dev-oidc`
+for servers with sign-in. Ctrl-C or SIGTERM stops it, and the embedded PostgreSQL with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+from mcp_lambda.spec import SpecError
+
+PROG = "mcp-lambda"
+DEFAULT_PORT = 8080
+
+
+def local_dir() -> Path:
+    """Where the local server keeps its state (embedded database, issuer keys): `.local/` in this folder."""
+    return Path.cwd() / ".local"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve MCP servers locally")
+    serve.add_argument("targets", nargs="*", help="server folders or declaration modules (default: mcp_servers.py)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+                       help=f"default: $PORT or {DEFAULT_PORT}; 0 picks a free port")
+
+    token = commands.add_parser("token", help="a token from the development issuer of a running `serve`")
+    token.add_argument("--email", default=os.environ.get("EMAIL") or "alice@company.com")
+    token.add_argument("--scope", action="append", help="a granted scope (repeatable; default: the dev scopes)")
+    token.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")
+    token.add_argument("--issuer", help="the issuer URL (default: the one a running `serve` on --port names)")
+    token.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+                       help=f"the port `serve` listens on (default: $PORT or {DEFAULT_PORT})")
+
+    args = parser.parse_args(argv)
+    try:
+        return _serve(args) if args.command == "serve" else _token(args)
+    except (SpecError, LocalError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+
+
+class LocalError(RuntimeError):
+    """A local problem a person can fix; printed as one line."""
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mcp_lambda.local.database import LocalDatabaseError
+    from mcp_lambda.local.http_server import LocalServer
+    from mcp_lambda.local.project import load
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    servers = load(args.targets)
+    # SIGTERM (an IDE's stop button, `kill`) ends the process as Ctrl-C does, through the `finally` below and
+    # the interpreter's exit, where the embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        server = LocalServer(args.host, args.port, servers=servers, key_dir=local_dir() / "dev-oidc")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise LocalError(f"{args.host}:{args.port} is in use (another local server?): stop it, or choose "
+                             f"another port (--port, or make serve PORT={args.port + 1})") from None
+        raise
+    except LocalDatabaseError as exc:
+        raise LocalError(str(exc)) from None
+    try:
+        for name in server.functions:
+            print(f"  {name:<18} {server.url(name)}", flush=True)
+        print(f"Serving on {server.base_url} (Ctrl-C to stop)", flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _token(args: argparse.Namespace) -> int:
+    import json
+
+    from mcp_lambda.local.http_server import ISSUER_PATH
+    from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, DEV_SCOPES, DevIssuer
+
+    issuer = args.issuer or f"http://127.0.0.1:{args.port}/{ISSUER_PATH}"
+    if args.issuer is None:
+        # The issuer a running server names in its discovery document: the token is then one it accepts.
+        try:
+            with urlopen(f"{issuer}/.well-known/openid-configuration", timeout=5) as reply:  # noqa: S310 (loopback)
+                issuer = json.load(reply)["issuer"]
+        except OSError:
+            raise LocalError(f"no local server answers at {urlsplit(issuer).netloc}: start `{PROG} serve` (or make "
+                             "serve) first, or give --port or --issuer") from None
+    minted = DevIssuer(issuer, local_dir() / "dev-oidc").mint(
+        args.email, scopes=tuple(args.scope or DEV_SCOPES), lifetime=args.lifetime, audience=DEV_AUDIENCE)
+    print(minted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

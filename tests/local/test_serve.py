@@ -1,0 +1,158 @@
+"""`mcp-lambda serve` as a user runs it (`make serve` runs it on mcp_servers.py): a separate process, no
+DATABASE_URL, the embedded PostgreSQL; stopped by SIGTERM (an IDE's stop button), which stops the embedded
+PostgreSQL too; a busy port and a missing database are one-line errors that say what to do."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+MCP_LAMBDA = [sys.executable, "-m", "mcp_lambda.local"]
+
+
+@contextmanager
+def serving(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
+    """`mcp-lambda serve ARGS` until its server list is printed; stopped (killed if it must be) in every
+    outcome, so a failing test leaves no server or database behind."""
+    process = subprocess.Popen([*MCP_LAMBDA, "serve", *args, "--port", "0"], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        urls = {}
+        for line in process.stdout:
+            if match := re.match(r"\s+(\S+)\s+(http://\S+/mcp)$", line):
+                urls[match[1]] = match[2]
+            if line.startswith("Serving on"):
+                break
+        yield process, urls
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def without_database_url() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+
+def test_the_repositorys_servers_on_the_embedded_database():
+    with serving("mcp_servers.py", cwd=ROOT, env=without_database_url()) as (_, urls):
+        assert {"weather", "messaging", "secure-messaging", "reports", "conformance"} <= set(urls), urls
+
+        async def scenario():
+            async with Client(urls["weather"]) as weather:
+                forecast = await weather.call_tool("get_weather", {"city": "Berlin"})
+            async with Client(urls["messaging"]) as messaging:
+                posted = await messaging.call_tool("post_message", {"text": "hello from make serve"})
+                latest = await messaging.call_tool("get_messages", {"limit": 1})
+            return forecast, posted, latest
+
+        forecast, posted, latest = anyio.run(scenario)
+    assert forecast.content[0].text.startswith("Weather in Berlin:")
+    assert posted.is_error is False
+    assert latest.structured_content["result"][0]["id"] == posted.structured_content["id"]
+
+
+def postmaster_alive(data_dir: Path) -> bool:
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().splitlines()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_stops_the_server_and_its_embedded_database(tmp_path):
+    # Given a project folder of its own (its .local/pgdata is new) with a server that has a migration
+    shutil.copytree(ROOT / "servers" / "messaging", tmp_path / "messaging",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with serving("messaging", cwd=tmp_path, env=without_database_url()) as (process, urls):
+        assert set(urls) == {"messaging"}
+        data_dir = tmp_path / ".local" / "pgdata"
+        assert postmaster_alive(data_dir), "the embedded PostgreSQL runs"
+
+        # When the process gets SIGTERM, as from an IDE's stop button
+        process.send_signal(signal.SIGTERM)
+
+        # Then it exits cleanly, and the embedded PostgreSQL is stopped with it
+        assert process.wait(timeout=60) == 0
+    assert not postmaster_alive(data_dir)
+
+
+def test_a_busy_port_is_a_one_line_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*MCP_LAMBDA, "serve", str(ROOT / "servers" / "weather"), "--port", str(port)],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"mcp-lambda: 127.0.0.1:{port} is in use (another local server?): stop it, or choose another port "
+        f"(--port, or make serve PORT={port + 1})"]
+
+
+def test_a_database_url_naming_a_missing_database_says_what_to_do(tmp_path, admin_url):
+    missing = re.sub(r"/[^/?]*(\?|$)", r"/no_such_database_xyz\1", admin_url, count=1)
+    done = subprocess.run([*MCP_LAMBDA, "serve", str(ROOT / "servers" / "messaging"), "--port", "0"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DATABASE_URL": missing})
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()[-1:]
+    assert line.startswith("mcp-lambda: the database 'no_such_database_xyz' does not exist on ")
+    assert "createdb no_such_database_xyz" in line and "Traceback" not in done.stderr
+
+
+def test_a_declaration_that_contradicts_its_handler_is_refused(tmp_path):
+    (tmp_path / "mcp_servers.py").write_text(
+        "from pathlib import Path\nfrom mcp_lambda.spec import ServerSpec\n"
+        f"SERVERS = (ServerSpec('secure-messaging', Path({str(ROOT / 'servers' / 'secure_messaging')!r}), "
+        "database=True),)\n")
+    done = subprocess.run([*MCP_LAMBDA, "serve", "--port", "0"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env=without_database_url())
+    assert done.returncode == 2
+    assert "has sign_in=True, unlike its declaration" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_nothing_to_serve_says_how_to_name_something(tmp_path):
+    done = subprocess.run([*MCP_LAMBDA, "serve"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "give a server folder (mcp-lambda serve hello) or declare servers in mcp_servers.py" in done.stderr
+
+
+@pytest.mark.parametrize("ignored", [signal.SIGINT], ids=["sigint-ignored"])
+def test_the_server_stops_even_when_the_runner_ignores_sigint(tmp_path, ignored):
+    """CI runners may start jobs with SIGINT ignored; SIGTERM still stops the server."""
+    def ignore() -> None:
+        signal.signal(ignored, signal.SIG_IGN)
+
+    process = subprocess.Popen([*MCP_LAMBDA, "serve", str(ROOT / "servers" / "weather"), "--port", "0"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=ignore)
+    try:
+        assert any(line.startswith("Serving on") for line in process.stdout)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
