@@ -162,7 +162,7 @@ def test_connect_service_refuses_a_service_outside_any_vpc(stack: cdk.Stack) -> 
         db.connect_service(service)
 
 
-def test_read_secret_grants_the_secret_and_names_it(stack: cdk.Stack) -> None:
+def test_a_service_signs_in_as_its_own_user_with_an_iam_token_never_the_secret(stack: cdk.Stack) -> None:
     # Given a service in the database's VPC
     db = database(stack)
     service = McpLambdaService(
@@ -175,41 +175,28 @@ def test_read_secret_grants_the_secret_and_names_it(stack: cdk.Stack) -> None:
         request_state_secret=False,  # its own secret's grant would merge into the statement asserted below
     )
 
-    # When it is connected with read_secret and a user of its own
-    db.connect_service(service, db_user="weather_app", read_secret=True)
+    # When it is connected with a user of its own
+    db.connect_service(service, db_user="weather_app")
 
-    # Then its role may read the secret and sign in as that user, and it knows the secret's ARN
-    secret = {"Ref": stack.get_logical_id(db.secret.node.default_child)}
+    # Then its role may sign in as that user, and neither reads the secret nor knows its ARN (the proxy
+    # requires IAM authentication, so the password would be refused anyway)
     role = {"Ref": stack.get_logical_id(service.function.role.node.default_child)}
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::IAM::Policy",
         {
             "Roles": [role],
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Action": "rds-db:connect",
-                                "Resource": {"Fn::Join": ["", Match.array_with(["/weather_app"])]},
-                            }
-                        ),
-                        Match.object_like(
-                            {
-                                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                                "Resource": secret,
-                            }
-                        ),
-                    ]
-                )
-            },
+            "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+                "Action": "rds-db:connect", "Resource": {"Fn::Join": ["", Match.array_with(["/weather_app"])]},
+            })])},
         },
     )
-    template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {"Environment": {"Variables": Match.object_like({"MCP_DB_USER": "weather_app", "MCP_DB_SECRET_ARN": secret})}},
-    )
+    assert stack.get_logical_id(db.secret.node.default_child) not in json.dumps(
+        [p for p in template.find_resources("AWS::IAM::Policy").values() if role in p["Properties"]["Roles"]])
+    variables = template.find_resources("AWS::Lambda::Function")[
+        stack.get_logical_id(service.function.node.default_child)]["Properties"]["Environment"]["Variables"]
+    assert variables["MCP_DB_USER"] == "weather_app" and variables["MCP_DB_IAM_AUTH"] == "true"
+    assert "MCP_DB_SECRET_ARN" not in variables
 
 
 def test_is_connectable_with_the_proxy_port(stack: cdk.Stack) -> None:

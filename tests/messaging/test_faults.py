@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-
 from pathlib import Path
+
+import pytest
 
 from mcp_lambda.database import DatabaseConfig
 from tests.messaging.helpers import call_tool, error_text, post
@@ -129,6 +130,18 @@ def test_database_url_parsing():
     aws = DatabaseConfig.from_env({"MCP_DB_HOST": "proxy.example", "MCP_DB_NAME": "mcp", "MCP_DB_USER": "mcp_admin",
                                    "MCP_DB_IAM_AUTH": "true", "AWS_REGION": "eu-west-1"})
     assert (aws.host, aws.port, aws.iam_auth, aws.tls, aws.region) == ("proxy.example", 5432, True, True, "eu-west-1")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"MCP_DB_HOST": "proxy.example", "MCP_DB_IAM_AUTH": "true", "MCP_DB_SECRET_ARN": "arn:aws:secretsmanager:x"},
+     "two ways to sign in"),
+    ({"MCP_DB_NAME": "mcp"}, "no database configured"),
+], ids=["iam-and-secret", "no-host"])
+def test_a_database_configuration_that_cannot_work_as_set_is_refused(env, message):
+    """Both an IAM token and a secret: one would be silently ignored (the secret, behind RDS Proxy's required
+    IAM authentication), so the reader refuses it instead."""
+    with pytest.raises(ValueError, match=message):
+        DatabaseConfig.from_env(env)
 
 
 def test_migrations_wait_for_a_database_that_is_not_ready_yet(monkeypatch, database_url):

@@ -48,13 +48,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from mcp_lambda import contract as c
+
 from mcp_lambda_cdk.policy import acknowledge
 
-#: The MCP endpoint's path, as the runtime expects it (``MCP_PATH``).
-MCP_PATH = "mcp"
+#: The MCP endpoint's path segment, as the runtime serves it by default.
+MCP_PATH = c.DEFAULT_MCP_PATH.strip("/")
 
 #: The RFC 9728 metadata prefix the runtime serves (``mcp_lambda.auth.gate.WELL_KNOWN``).
-WELL_KNOWN_PATH = ".well-known/oauth-protected-resource"
+WELL_KNOWN_PATH = c.PROTECTED_RESOURCE_WELL_KNOWN.strip("/")
 
 #: API Gateway's default maximum integration timeout for REST APIs.
 DEFAULT_INTEGRATION_TIMEOUT = Duration.seconds(29)

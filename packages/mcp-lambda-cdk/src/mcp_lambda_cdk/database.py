@@ -16,8 +16,8 @@ needs the internet (an identity provider's JWKS, say) sets ``nat_gateways``; the
 becomes private-with-egress.
 
 Why IAM authentication for the functions: the proxy requires it (``IAMAuth: REQUIRED``), so the generated
-password only ever opens the database from the proxy and the rotation function. Functions are therefore
-not granted the secret by default (``connect_service(read_secret=True)`` opts in).
+password only ever opens the database from the proxy and the rotation function, and functions are not
+granted the secret (``grant_secret_read`` exists for tools of other kinds, such as an administrator's).
 
 Why migrations at deploy time: tools never create or alter tables. ``add_migrations`` defines an
 ``McpSchemaMigrations`` (``mcp_lambda_cdk.migrations``) for a server's ``migrations/`` folder.
@@ -40,6 +40,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
+
+from mcp_lambda import contract as c
 
 from mcp_lambda_cdk.migrations import McpSchemaMigrations, schema_owner
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
@@ -478,51 +480,41 @@ class McpDatabase(Construct):
         """Let ``grantee`` read the master credentials (and decrypt them with the key)."""
         return self.secret.grant_read(grantee)
 
-    def client_environment(self, *, db_user: str | None = None, read_secret: bool = False) -> dict[str, str]:
-        """The variables ``mcp_lambda.database`` reads to reach this database through the proxy."""
-        environment = {
-            "MCP_DB_HOST": self.proxy.endpoint,
-            "MCP_DB_PORT": str(POSTGRES_PORT),
-            "MCP_DB_NAME": self.database_name,
-            "MCP_DB_USER": db_user or self.username,
-            "MCP_DB_IAM_AUTH": "true",
-            "MCP_DB_STATEMENT_TIMEOUT_MS": Tokenization.stringify_number(self.statement_timeout_ms),
+    def client_environment(self, *, db_user: str | None = None) -> dict[str, str]:
+        """The variables ``mcp_lambda.database`` reads to reach this database through the proxy, signing in
+        with an IAM token (the proxy requires one: the secret's password would be refused)."""
+        return {
+            c.MCP_DB_HOST: self.proxy.endpoint,
+            c.MCP_DB_PORT: str(POSTGRES_PORT),
+            c.MCP_DB_NAME: self.database_name,
+            c.MCP_DB_USER: db_user or self.username,
+            c.MCP_DB_IAM_AUTH: "true",
+            c.MCP_DB_STATEMENT_TIMEOUT_MS: Tokenization.stringify_number(self.statement_timeout_ms),
         }
-        if read_secret:
-            environment["MCP_DB_SECRET_ARN"] = self.secret.secret_arn
-        return environment
 
-    def connect_function(
-        self, function: lambda_.Function, *, db_user: str | None = None, read_secret: bool = False
-    ) -> None:
+    def connect_function(self, function: lambda_.Function, *, db_user: str | None = None) -> None:
         """Wire a VPC-bound function to the proxy: environment, ``rds-db:connect`` and port 5432.
 
         :param db_user: the database user of the IAM token. Default: ``username``.
-        :param read_secret: also grant the secret and set ``MCP_DB_SECRET_ARN``. Default: False, as the
-            proxy requires IAM authentication and the password is of no use to the function.
         """
         if not function.is_bound_to_vpc:
             raise ValueError(
                 f"{function.node.path} is not in a VPC; give it vpc=database.vpc and "
                 "vpc_subnets=database.application_subnets to reach the proxy"
             )
-        for key, value in self.client_environment(db_user=db_user, read_secret=read_secret).items():
+        for key, value in self.client_environment(db_user=db_user).items():
             function.add_environment(key, value)
         self.grant_connect(function, db_user)
-        if read_secret:
-            self.grant_secret_read(function)
         self.connections.allow_default_port_from(function, "PostgreSQL clients to RDS Proxy")
 
-    def connect_service(
-        self, service: _VpcFunctionHolder, *, db_user: str | None = None, read_secret: bool = False
-    ) -> None:
+    def connect_service(self, service: _VpcFunctionHolder, *, db_user: str | None = None) -> None:
         """Wire an ``McpLambdaService`` (created with ``vpc=database.vpc``) to the database.
 
         Sets ``MCP_DB_HOST`` (the proxy endpoint), ``MCP_DB_PORT``, ``MCP_DB_NAME``, ``MCP_DB_USER``,
         ``MCP_DB_IAM_AUTH=true`` and ``MCP_DB_STATEMENT_TIMEOUT_MS``, grants ``rds-db:connect`` on the
         proxy and lets the service's security groups in on port 5432. See ``connect_function``.
         """
-        self.connect_function(service.function, db_user=db_user, read_secret=read_secret)
+        self.connect_function(service.function, db_user=db_user)
 
     @property
     def task_endpoints(self) -> tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None:

@@ -39,6 +39,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mcp_lambda import contract as c
 from mcp_lambda.spec import ServerSpec
 
 from mcp_lambda_cdk.api import DEFAULT_INTEGRATION_TIMEOUT, McpRestApi, validate_rest_api_props
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
     from mcp_lambda_cdk.migrations import McpSchemaMigrations
     from mcp_lambda_cdk.oidc_auth import McpOidcAuth
 
-#: The CloudWatch namespace of the EMF metrics every service emits (Powertools Metrics).
-METRICS_NAMESPACE = "McpServers"
 
 #: The alias the endpoint, provisioned concurrency and metrics point at.
 ALIAS_NAME = "live"
@@ -62,8 +61,6 @@ ALIAS_NAME = "live"
 #: on the internet can call such a URL, and Function URLs have no throttling or WAF of their own.
 PUBLIC_URL_RESERVED_CONCURRENCY = 20
 
-#: The variable naming the Secrets Manager secret that holds the ``requestState`` keys.
-REQUEST_STATE_SECRET_VARIABLE = "MCP_REQUEST_STATE_SECRET_ARN"
 
 _MIN_MEMORY_MB, _MAX_MEMORY_MB = 128, 10240
 _MAX_TIMEOUT_SECONDS = 900
@@ -343,13 +340,13 @@ class McpLambdaService(Construct):
             code = bundled_code(self, PythonBundle.for_server(server.folder, runtime=runtime, architecture=architecture))
 
         variables = {
-            "POWERTOOLS_SERVICE_NAME": service,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            c.POWERTOOLS_SERVICE_NAME: service,
+            c.POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
             **(environment or {}),
         }
-        self.metrics_namespace = variables["POWERTOOLS_METRICS_NAMESPACE"]
+        self.metrics_namespace = variables[c.POWERTOOLS_METRICS_NAMESPACE]
         """The namespace of the runtime's EMF metrics (``POWERTOOLS_METRICS_NAMESPACE``)."""
-        self.metrics_service = variables["POWERTOOLS_SERVICE_NAME"]
+        self.metrics_service = variables[c.POWERTOOLS_SERVICE_NAME]
         """The ``service`` dimension of the runtime's EMF metrics (``POWERTOOLS_SERVICE_NAME``)."""
 
         self.role = iam.Role(
@@ -429,7 +426,7 @@ class McpLambdaService(Construct):
                 "an AES key ring, not a credential: no Secrets Manager rotation function fits it. Rotate by storing "
                 "a JSON list with the new key first (the runtime seals with the first and opens with all)",
             )
-            self.function.add_environment(REQUEST_STATE_SECRET_VARIABLE, self.request_state_secret.secret_arn)
+            self.function.add_environment(c.MCP_REQUEST_STATE_SECRET_ARN, self.request_state_secret.secret_arn)
 
         self.alias = lambda_.Alias(
             self,
@@ -638,21 +635,21 @@ class McpLambdaService(Construct):
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=metric_name,
-            dimensions_map={"service": self.metrics_service, "tool": tool},
+            dimensions_map={c.SERVICE_DIMENSION: self.metrics_service, c.TOOL_DIMENSION: tool},
             **{"statistic": cloudwatch.Stats.SUM, "period": Duration.minutes(5), **options},
         )
 
     def metric_tool_calls(self, tool: str, **options: Any) -> cloudwatch.Metric:
         """``tools/call`` requests for ``tool``. Default: sum over 5 minutes."""
-        return self.metric_tool("ToolCalls", tool, **options)
+        return self.metric_tool(c.TOOL_CALLS, tool, **options)
 
     def metric_tool_errors(self, tool: str, **options: Any) -> cloudwatch.Metric:
         """Calls of ``tool`` that failed or returned ``isError``. Default: sum over 5 minutes."""
-        return self.metric_tool("ToolErrors", tool, **options)
+        return self.metric_tool(c.TOOL_ERRORS, tool, **options)
 
     def metric_tool_latency(self, tool: str, **options: Any) -> cloudwatch.Metric:
         """How long ``tool`` took, in ms. Default: average over 5 minutes."""
-        return self.metric_tool("ToolLatency", tool, **{"statistic": cloudwatch.Stats.AVERAGE, **options})
+        return self.metric_tool(c.TOOL_LATENCY, tool, **{"statistic": cloudwatch.Stats.AVERAGE, **options})
 
     def metric_all_tools(
         self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None

@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from mcp_lambda import contract as c
 from mcp_lambda.spec import MIGRATIONS_FOLDER, NAME_PATTERN
 
 from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
@@ -28,10 +29,6 @@ from mcp_lambda_cdk.policy import acknowledge
 if TYPE_CHECKING:
     from mcp_lambda_cdk.database import McpDatabase
 
-#: The handler of the schema-migration custom resource, in the runtime package.
-MIGRATIONS_HANDLER = "mcp_lambda.migrations.handler"
-#: The variable naming the folder of SQL files, relative to the code root.
-MIGRATIONS_DIR_VARIABLE = "MCP_MIGRATIONS_DIR"
 
 
 def schema_owner(directory: Path) -> str:
@@ -110,7 +107,7 @@ class McpSchemaMigrations(Construct):
             "Function",
             description=f"Applies the {service} schema migrations (CloudFormation custom resource)",
             code=bundled_code(self, bundle),
-            handler=MIGRATIONS_HANDLER,
+            handler=c.MIGRATIONS_HANDLER,
             runtime=runtime,
             architecture=architecture,
             memory_size=512,
@@ -118,8 +115,8 @@ class McpSchemaMigrations(Construct):
             vpc=database.vpc,
             vpc_subnets=database.application_subnets,
             environment={
-                MIGRATIONS_DIR_VARIABLE: bundle.package,
-                "POWERTOOLS_SERVICE_NAME": f"{service}-migrations",
+                c.MCP_MIGRATIONS_DIR: bundle.package,
+                c.POWERTOOLS_SERVICE_NAME: f"{service}-migrations",
             },
             environment_encryption=database.encryption_key,
             log_group=self.log_group,

@@ -33,6 +33,8 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mcp_lambda import contract as c
+
 #: The guide's "LambdaDuration: Alert >3000ms", applied to the p99.
 DEFAULT_DURATION_THRESHOLD = Duration.millis(3000)
 
@@ -41,7 +43,6 @@ DEFAULT_ERROR_RATE_PERCENT = 1.0
 ERROR_RATE_MINUTES = 5
 
 #: The runtime's EMF metric names (``mcp_lambda.observability``).
-TOOL_CALLS, TOOL_ERRORS, TOOL_LATENCY = "ToolCalls", "ToolErrors", "ToolLatency"
 
 _ONE_MINUTE = Duration.minutes(1)
 
@@ -250,9 +251,9 @@ class McpServiceMonitoring(Construct):
 
     def _tool_widgets(self, service: MonitoredService) -> list[cloudwatch.IWidget]:
         graphs = (
-            ("Tool calls", TOOL_CALLS, cloudwatch.Stats.SUM),
-            ("Tool errors", TOOL_ERRORS, cloudwatch.Stats.SUM),
-            ("Tool latency p99 (ms)", TOOL_LATENCY, "p99"),
+            ("Tool calls", c.TOOL_CALLS, cloudwatch.Stats.SUM),
+            ("Tool errors", c.TOOL_ERRORS, cloudwatch.Stats.SUM),
+            ("Tool latency p99 (ms)", c.TOOL_LATENCY, "p99"),
         )
         widgets: list[cloudwatch.IWidget] = []
         for title, metric_name, statistic in graphs:

@@ -40,20 +40,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mcp_lambda_cdk.lambda_service import METRICS_NAMESPACE, McpLambdaService
-from mcp_lambda_cdk.policy import allow_cloudwatch_logs
+from mcp_lambda import contract as c
 
-#: The environment variable the runtime reads its sign-in configuration from.
-AUTH_CONFIG_VARIABLE = "MCP_AUTH_CONFIG"
+from mcp_lambda_cdk.lambda_service import McpLambdaService
+from mcp_lambda_cdk.policy import allow_cloudwatch_logs
 
 #: Google's OpenID Connect issuer (the ``iss`` of its ID tokens).
 GOOGLE_ISSUER = "https://accounts.google.com"
-
-#: The runtime's log message for every rejected request (``mcp_lambda/auth/gate.py``).
-AUTH_FAILURE_MESSAGE = "AUTH_FAILURE"
-
-#: The metric counting rejected requests, per ``service``, in the ``McpServers`` namespace.
-AUTH_FAILURES_METRIC = "AuthFailures"
 
 #: Loopback ports registered as the created app client's callbacks (``http://127.0.0.1:<port>/callback``).
 DEFAULT_CALLBACK_PORTS = (8976, 8977, 8978, 8979, 8980)
@@ -476,18 +469,18 @@ class McpOidcAuth(Construct):
                 "tokens cannot reach the server through it (use url_auth_type=NONE or a REST API with "
                 "authorization_type=NONE, or a front end that invokes the function itself)",
             )
-        service.function.add_environment(AUTH_CONFIG_VARIABLE, self.config_json)
+        service.function.add_environment(c.MCP_AUTH_CONFIG, self.config_json)
 
         scope = Construct(self, f"Service-{name}")
         metric_filter = logs.MetricFilter(
             scope,
             "AuthFailures",
             log_group=service.log_group,
-            filter_pattern=logs.FilterPattern.string_value("$.message", "=", AUTH_FAILURE_MESSAGE),
-            metric_namespace=METRICS_NAMESPACE,
-            metric_name=AUTH_FAILURES_METRIC,
+            filter_pattern=logs.FilterPattern.string_value("$.message", "=", c.AUTH_FAILURE),
+            metric_namespace=c.METRICS_NAMESPACE,
+            metric_name=c.AUTH_FAILURES,
             metric_value="1",
-            dimensions={"service": "$.service"},  # the Powertools service name
+            dimensions={c.SERVICE_DIMENSION: "$.service"},  # the Powertools service name
             unit=cloudwatch.Unit.COUNT,
         )
         metric = self.metric_auth_failures(name, period=self._period)
@@ -512,7 +505,7 @@ class McpOidcAuth(Construct):
             log_groups=[service.log_group],
             query_string=logs.QueryString(
                 fields=["@timestamp", "reason", "issuer", "source_ip"],
-                filter_statements=[f'message = "{AUTH_FAILURE_MESSAGE}"'],
+                filter_statements=[f'message = "{c.AUTH_FAILURE}"'],
                 stats_statements=["count() as failures by bin(5m), reason, issuer"],
                 sort="failures desc",
             ),
@@ -553,9 +546,9 @@ class McpOidcAuth(Construct):
         else:
             name = service if isinstance(service, str) else service.service
         return cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=AUTH_FAILURES_METRIC,
-            dimensions_map={"service": name},
+            namespace=c.METRICS_NAMESPACE,
+            metric_name=c.AUTH_FAILURES,
+            dimensions_map={c.SERVICE_DIMENSION: name},
             **{"statistic": cloudwatch.Stats.SUM, "period": Duration.minutes(5), **options},
         )
 

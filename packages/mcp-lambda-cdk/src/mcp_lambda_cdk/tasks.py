@@ -43,11 +43,9 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mcp_lambda_cdk.policy import acknowledge
+from mcp_lambda import contract as c
 
-#: The item shape of ``mcp_lambda/tasks/dynamodb.py``.
-PARTITION_KEY = "task_id"
-TTL_ATTRIBUTE = "expires_at"
+from mcp_lambda_cdk.policy import acknowledge
 
 #: The only DynamoDB calls ``DynamoDBTaskStore`` makes.
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
@@ -58,12 +56,6 @@ TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEnc
 
 #: Lambda's retries of a failed worker event; see the module docstring for why retrying is safe.
 WORKER_RETRY_ATTEMPTS = 2
-
-#: The metric names of ``mcp_lambda/tasks/metrics.py`` (namespace ``McpServers``, dimension ``service``).
-TASKS_STARTED, TASKS_COMPLETED, TASKS_FAILED, TASKS_CANCELLED = (
-    "TasksStarted", "TasksCompleted", "TasksFailed", "TasksCancelled"
-)
-TASK_RUNNING_AGE = "TaskRunningAge"
 
 _MIN_EVENT_AGE, _MAX_EVENT_AGE = Duration.minutes(1), Duration.hours(6)
 _MIN_RETENTION, _MAX_RETENTION = Duration.minutes(1), Duration.days(14)
@@ -154,7 +146,7 @@ class McpTasks(Construct):
         encryption_key: kms.IKey,
         metrics_service: str,
         options: TasksOptions,
-        metrics_namespace: str = "McpServers",
+        metrics_namespace: str = c.METRICS_NAMESPACE,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -164,8 +156,8 @@ class McpTasks(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute=TTL_ATTRIBUTE,
+            partition_key=dynamodb.Attribute(name=c.TASK_TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute=c.TASK_TABLE_TTL_ATTRIBUTE,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -192,12 +184,12 @@ class McpTasks(Construct):
         )
 
         for name, value in {
-            "MCP_TASKS_TABLE": self.table.table_name,
-            "MCP_TASKS_WORKER_ARN": self.worker_arn,
-            "MCP_TASKS_TTL_SECONDS": _number(options.ttl.to_seconds()),
-            "MCP_TASKS_POLL_INTERVAL_MS": _number(options.poll_interval.to_milliseconds()),
-            "MCP_TASKS_HEARTBEAT_SECONDS": _number(options.heartbeat.to_seconds()),
-            "MCP_TASKS_START_TIMEOUT_SECONDS": _number(options.start_timeout.to_seconds()),
+            c.MCP_TASKS_TABLE: self.table.table_name,
+            c.MCP_TASKS_WORKER_ARN: self.worker_arn,
+            c.MCP_TASKS_TTL_SECONDS: _number(options.ttl.to_seconds()),
+            c.MCP_TASKS_POLL_INTERVAL_MS: _number(options.poll_interval.to_milliseconds()),
+            c.MCP_TASKS_HEARTBEAT_SECONDS: _number(options.heartbeat.to_seconds()),
+            c.MCP_TASKS_START_TIMEOUT_SECONDS: _number(options.start_timeout.to_seconds()),
         }.items():
             function.add_environment(name, value)
 
@@ -251,25 +243,25 @@ class McpTasks(Construct):
 
     def metric_tasks_started(self, **options: object) -> cloudwatch.Metric:
         """Tool calls that became tasks. Default: sum over 5 minutes."""
-        return self.metric(TASKS_STARTED, **options)
+        return self.metric(c.TASKS_STARTED, **options)
 
     def metric_tasks_completed(self, **options: object) -> cloudwatch.Metric:
         """Tasks that completed (a tool result, ``isError`` included). Default: sum over 5 minutes."""
-        return self.metric(TASKS_COMPLETED, **options)
+        return self.metric(c.TASKS_COMPLETED, **options)
 
     def metric_tasks_failed(self, **options: object) -> cloudwatch.Metric:
         """Tasks that failed: a JSON-RPC error, a worker that did not start, crashed or hit the timeout.
         Default: sum over 5 minutes."""
-        return self.metric(TASKS_FAILED, **options)
+        return self.metric(c.TASKS_FAILED, **options)
 
     def metric_tasks_cancelled(self, **options: object) -> cloudwatch.Metric:
         """Tasks cancelled by their clients. Default: sum over 5 minutes."""
-        return self.metric(TASKS_CANCELLED, **options)
+        return self.metric(c.TASKS_CANCELLED, **options)
 
     def metric_task_running_age(self, **options: object) -> cloudwatch.Metric:
         """Seconds since the oldest running task was created (each heartbeat reports its task's age).
         Default: maximum over 5 minutes."""
-        return self.metric(TASK_RUNNING_AGE, **{"statistic": cloudwatch.Stats.MAXIMUM, **options})
+        return self.metric(c.TASK_RUNNING_AGE, **{"statistic": cloudwatch.Stats.MAXIMUM, **options})
 
     def metric_failed_workers(self, **options: object) -> cloudwatch.Metric:
         """Worker events waiting in the on-failure queue. Default: maximum over 5 minutes."""

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from mcp_lambda import contract as c
 from mcp_lambda import snapstart
 from mcp_lambda.observability import logger
 
@@ -63,20 +64,28 @@ class DatabaseConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DatabaseConfig:
+        """`DATABASE_URL` (local development, tests), else the `MCP_DB_*` variables McpDatabase sets: the
+        proxy endpoint, and one way to sign in, an IAM token (`MCP_DB_IAM_AUTH`) or the secret's password
+        (`MCP_DB_SECRET_ARN`); both at once is refused rather than one silently ignored."""
         env = os.environ if env is None else env
-        timeout = int(env.get("MCP_DB_STATEMENT_TIMEOUT_MS", "5000"))
-        if env.get("DATABASE_URL"):
-            return cls.from_url(env["DATABASE_URL"], statement_timeout_ms=timeout)
-        if not env.get("MCP_DB_HOST"):
-            raise ValueError("no database configured: set DATABASE_URL, or MCP_DB_HOST with MCP_DB_SECRET_ARN")
+        timeout = int(env.get(c.MCP_DB_STATEMENT_TIMEOUT_MS, "5000"))
+        if env.get(c.DATABASE_URL):
+            return cls.from_url(env[c.DATABASE_URL], statement_timeout_ms=timeout)
+        if not env.get(c.MCP_DB_HOST):
+            raise ValueError(f"no database configured: set {c.DATABASE_URL}, or {c.MCP_DB_HOST} with "
+                             f"{c.MCP_DB_IAM_AUTH} or {c.MCP_DB_SECRET_ARN}")
+        iam_auth = env.get(c.MCP_DB_IAM_AUTH, "false").lower() == "true"
+        secret_arn = env.get(c.MCP_DB_SECRET_ARN) or None
+        if iam_auth and secret_arn:
+            raise ValueError(f"{c.MCP_DB_IAM_AUTH}=true and {c.MCP_DB_SECRET_ARN} name two ways to sign in: set one")
         return cls(
-            host=env["MCP_DB_HOST"],
-            port=int(env.get("MCP_DB_PORT", "5432")),
-            database=env.get("MCP_DB_NAME", "postgres"),
-            user=env.get("MCP_DB_USER"),
-            secret_arn=env.get("MCP_DB_SECRET_ARN"),
-            iam_auth=env.get("MCP_DB_IAM_AUTH", "false").lower() == "true",
-            tls=env.get("MCP_DB_TLS", "true").lower() != "false",
+            host=env[c.MCP_DB_HOST],
+            port=int(env.get(c.MCP_DB_PORT, "5432")),
+            database=env.get(c.MCP_DB_NAME, "postgres"),
+            user=env.get(c.MCP_DB_USER),
+            secret_arn=secret_arn,
+            iam_auth=iam_auth,
+            tls=env.get(c.MCP_DB_TLS, "true").lower() != "false",
             statement_timeout_ms=timeout,
             region=env.get("AWS_REGION"),
         )
@@ -127,7 +136,7 @@ def connect(config: DatabaseConfig) -> pg8000.native.Connection:
         unix_sock=config.unix_sock,
         ssl_context=ssl.create_default_context() if config.tls else None,
         timeout=30,
-        application_name=os.environ.get("POWERTOOLS_SERVICE_NAME", "mcp-lambda"),
+        application_name=os.environ.get(c.POWERTOOLS_SERVICE_NAME, "mcp-lambda"),
     )
     # Also set by the RDS parameter group; set here so local servers behave the same.
     connection.run(f"SET statement_timeout = {int(config.statement_timeout_ms)}")

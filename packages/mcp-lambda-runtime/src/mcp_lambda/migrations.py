@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from mcp_lambda import contract as c
 from mcp_lambda.database import DatabaseConfig, connect
 from mcp_lambda.observability import logger
 
@@ -85,17 +87,24 @@ def connect_with_retry(config: DatabaseConfig, attempts: int = 8, first_delay: f
     raise AssertionError("unreachable")
 
 
+def migrations_directory(env: Mapping[str, str] | None = None) -> Path:
+    """`MCP_MIGRATIONS_DIR`: the folder of SQL files, relative to the code root (`LAMBDA_TASK_ROOT` on Lambda)."""
+    env = os.environ if env is None else env
+    if not env.get(c.MCP_MIGRATIONS_DIR):
+        raise ValueError(f"{c.MCP_MIGRATIONS_DIR} is not set: the migrations folder, relative to the code root")
+    return Path(env.get("LAMBDA_TASK_ROOT") or ".") / env[c.MCP_MIGRATIONS_DIR]
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """CloudFormation custom resource (CDK Provider framework `on_event`): migrate on Create and Update.
 
-    `MCP_MIGRATIONS_DIR` names the folder relative to the code root (for example `migrations`, the folder shipped beside the runtime).
+    `MCP_MIGRATIONS_DIR` names the folder relative to the code root (`migrations`, shipped beside the runtime).
     Delete leaves the schema alone: the data outlives the stack unless the database itself is removed.
     """
     physical_id = event.get("PhysicalResourceId") or "schema-migrations"
     if event.get("RequestType") == "Delete":
         return {"PhysicalResourceId": physical_id}
-    directory = Path(os.environ["LAMBDA_TASK_ROOT"] if "LAMBDA_TASK_ROOT" in os.environ else ".")
-    directory = directory / os.environ["MCP_MIGRATIONS_DIR"]
+    directory = migrations_directory()
     connection = connect_with_retry(DatabaseConfig.from_env())
     try:
         applied = apply(connection, directory)

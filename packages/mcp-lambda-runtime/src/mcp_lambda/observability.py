@@ -19,14 +19,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 
-METRICS_NAMESPACE = "McpServers"
-TOOL_CALLS = "ToolCalls"
-TOOL_ERRORS = "ToolErrors"
-TOOL_LATENCY = "ToolLatency"
+from mcp_lambda import contract as c
+
 UNKNOWN_TOOL = "(unknown)"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "mcp"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE))
+logger = Logger(service=os.environ.get(c.POWERTOOLS_SERVICE_NAME, "mcp"))
+metrics = Metrics(namespace=os.environ.get(c.POWERTOOLS_METRICS_NAMESPACE, c.METRICS_NAMESPACE))
 
 
 def configure_sdk_logging() -> None:
@@ -49,7 +47,7 @@ class ToolMetricsMiddleware:
         self._server = server
         self._known: set[str] = set()
         # Per call, not a default dimension: a local server hosts several MCP servers in one process.
-        self._service = os.environ.get("POWERTOOLS_SERVICE_NAME") or server.name
+        self._service = os.environ.get(c.POWERTOOLS_SERVICE_NAME) or server.name
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call":
@@ -70,12 +68,12 @@ class ToolMetricsMiddleware:
         if name not in self._known:
             # Listed once, and again only for a name not seen before (tools can be added at run time).
             self._known = {tool.name for tool in await self._server.list_tools()}
-        metrics.add_dimension("service", self._service)
-        metrics.add_dimension("tool", name if name in self._known else UNKNOWN_TOOL)
-        metrics.add_metric(name=TOOL_CALLS, unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name=TOOL_ERRORS, unit=MetricUnit.Count, value=1 if failed else 0)
+        metrics.add_dimension(c.SERVICE_DIMENSION, self._service)
+        metrics.add_dimension(c.TOOL_DIMENSION, name if name in self._known else UNKNOWN_TOOL)
+        metrics.add_metric(name=c.TOOL_CALLS, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=c.TOOL_ERRORS, unit=MetricUnit.Count, value=1 if failed else 0)
         metrics.add_metric(
-            name=TOOL_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+            name=c.TOOL_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
         )
 
 

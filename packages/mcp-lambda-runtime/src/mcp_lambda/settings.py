@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mcp_lambda import contract as c
+
 # Lambda's synchronous invocation payload limit is 6 MB for the request and for the response
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The response envelope
 # (status, headers, JSON quoting) must fit too, hence the margin.
@@ -27,7 +29,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeSettings:
-    mcp_path: str = "/mcp"
+    mcp_path: str = c.DEFAULT_MCP_PATH
     """MCP_PATH: the path the MCP endpoint answers on (the bare root `/` is always accepted too)."""
 
     allowed_hosts: tuple[str, ...] = ()
@@ -66,14 +68,14 @@ class RuntimeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
         env = os.environ if env is None else env
         return cls(
-            mcp_path=env.get("MCP_PATH", "/mcp") or "/mcp",
-            allowed_hosts=_csv(env.get("MCP_ALLOWED_HOSTS")),
-            allowed_origins=_csv(env.get("MCP_ALLOWED_ORIGINS")),
-            max_request_bytes=int(env.get("MCP_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)),
-            max_response_bytes=int(env.get("MCP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)),
-            max_batch_items=int(env.get("MCP_MAX_BATCH_ITEMS", DEFAULT_MAX_BATCH_ITEMS)),
-            batch_time_reserve_ms=int(env.get("MCP_BATCH_TIME_RESERVE_MS", DEFAULT_BATCH_TIME_RESERVE_MS)),
-            request_state_keys=_csv(env.get("MCP_REQUEST_STATE_KEYS")),
-            request_state_secret_arn=env.get("MCP_REQUEST_STATE_SECRET_ARN") or None,
-            direct_dispatch=env.get("MCP_DIRECT_DISPATCH", "1").strip().lower() not in ("0", "false", "no", "off"),
+            mcp_path=env.get(c.MCP_PATH, c.DEFAULT_MCP_PATH) or c.DEFAULT_MCP_PATH,
+            allowed_hosts=_csv(env.get(c.MCP_ALLOWED_HOSTS)),
+            allowed_origins=_csv(env.get(c.MCP_ALLOWED_ORIGINS)),
+            max_request_bytes=int(env.get(c.MCP_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)),
+            max_response_bytes=int(env.get(c.MCP_MAX_RESPONSE_BYTES, DEFAULT_MAX_RESPONSE_BYTES)),
+            max_batch_items=int(env.get(c.MCP_MAX_BATCH_ITEMS, DEFAULT_MAX_BATCH_ITEMS)),
+            batch_time_reserve_ms=int(env.get(c.MCP_BATCH_TIME_RESERVE_MS, DEFAULT_BATCH_TIME_RESERVE_MS)),
+            request_state_keys=_csv(env.get(c.MCP_REQUEST_STATE_KEYS)),
+            request_state_secret_arn=env.get(c.MCP_REQUEST_STATE_SECRET_ARN) or None,
+            direct_dispatch=env.get(c.MCP_DIRECT_DISPATCH, "1").strip().lower() not in ("0", "false", "no", "off"),
         )

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mcp_lambda import contract as c
+
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 _COGNITO = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[\w-]+$")
 
@@ -65,7 +67,7 @@ class AuthConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig | None:
-        raw = (os.environ if env is None else env).get("MCP_AUTH_CONFIG")
+        raw = (os.environ if env is None else env).get(c.MCP_AUTH_CONFIG)
         return cls.from_json(raw) if raw else None
 
     @classmethod

@@ -26,9 +26,10 @@ from mcp_lambda.auth.policy import Access, Policy
 from mcp_lambda.auth.tokens import AuthFailure, Caller, TokenValidator
 from mcp_lambda.events import HttpRequest, HttpResponse
 from mcp_lambda.guards import jsonrpc_error
+from mcp_lambda import contract as c
 from mcp_lambda.observability import logger
 
-WELL_KNOWN = "/.well-known/oauth-protected-resource"
+WELL_KNOWN = c.PROTECTED_RESOURCE_WELL_KNOWN
 UNAUTHORIZED = -32001  # the code MCP SDKs use for an authentication error in a JSON-RPC body
 
 
@@ -130,7 +131,7 @@ class AuthGate:
         return response
 
     def _log(self, reason: str, issuer: str | None, request: HttpRequest, tools: list[Any]) -> None:
-        logger.warning("AUTH_FAILURE", reason=reason, issuer=issuer, tools=[str(t) for t in tools],
+        logger.warning(c.AUTH_FAILURE, reason=reason, issuer=issuer, tools=[str(t) for t in tools],
                        source_ip=request.source_ip)
 
 

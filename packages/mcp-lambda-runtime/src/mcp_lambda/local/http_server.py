@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mcp_lambda import contract as c
 from mcp_lambda.local.database import prepare_local_database
 from mcp_lambda.local.events import function_url_event, response_parts
 from mcp_lambda.local.lambda_bridge import LocalFunction
@@ -28,8 +29,6 @@ from mcp_lambda.spec import ServerSpec
 
 log = logging.getLogger("mcp_lambda.local")
 ISSUER_PATH = "dev-oidc"
-WELL_KNOWN = "/.well-known/oauth-protected-resource"
-AUTH_CONFIG_VARIABLE = "MCP_AUTH_CONFIG"
 
 # Function URLs answer CORS preflights themselves when CORS is configured; this mirrors that for
 # browser-based clients such as MCP Inspector in direct mode.
@@ -89,10 +88,10 @@ class LocalServer:
     def _environment(self, server: ServerSpec) -> dict[str, str]:
         """The server's own variables: sign-in trusts `providers` (the development issuer by default), for
         this server's URL, unless MCP_AUTH_CONFIG is set for all of them."""
-        if not server.sign_in or (self._providers is None and AUTH_CONFIG_VARIABLE in self._environment_before):
+        if not server.sign_in or (self._providers is None and c.MCP_AUTH_CONFIG in self._environment_before):
             return {}
         providers = self._providers or [{"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}]
-        return {AUTH_CONFIG_VARIABLE: json.dumps({"resource": self.url(server.name), "providers": providers})}
+        return {c.MCP_AUTH_CONFIG: json.dumps({"resource": self.url(server.name), "providers": providers})}
 
     @property
     def base_url(self) -> str:
@@ -143,10 +142,10 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if issuer_path is not None:
                 self._issuer(issuer_path, url.query, body)
                 return
-            if url.path.startswith(WELL_KNOWN + "/"):
+            if url.path.startswith(c.PROTECTED_RESOURCE_WELL_KNOWN + "/"):
                 # RFC 9728 puts a resource's metadata at the host's root: /.well-known/…/<service>/mcp
-                service, _, rest = url.path[len(WELL_KNOWN) + 1:].partition("/")
-                rest = f"{WELL_KNOWN[1:]}/{rest}"
+                service, _, rest = url.path[len(c.PROTECTED_RESOURCE_WELL_KNOWN) + 1:].partition("/")
+                rest = f"{c.PROTECTED_RESOURCE_WELL_KNOWN[1:]}/{rest}"
             else:
                 service, _, rest = url.path.lstrip("/").partition("/")
             function = functions.get(service)

@@ -30,7 +30,7 @@ from typing import Any
 _EXPORTS = {
     "TASKS_EXTENSION": "extension", "Tasks": "extension", "TaskSupport": "extension",
     "TaskConfig": "config", "TaskStore": "store", "MemoryTaskStore": "store",
-    "TASK_EVENT_KEY": "runner", "is_task_event": "runner",
+    "is_task_event": "runner",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mcp_lambda import contract as c
+
 
 @dataclass(frozen=True, slots=True)
 class TaskConfig:
@@ -53,11 +55,11 @@ class TaskConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> TaskConfig:
         env = os.environ if env is None else env
         return cls(
-            table=env.get("MCP_TASKS_TABLE") or None,
-            worker_arn=env.get("MCP_TASKS_WORKER_ARN") or None,
-            ttl_seconds=int(env.get("MCP_TASKS_TTL_SECONDS", 3600)),
-            poll_interval_ms=int(env.get("MCP_TASKS_POLL_INTERVAL_MS", 2000)),
-            heartbeat_seconds=float(env.get("MCP_TASKS_HEARTBEAT_SECONDS", 5)),
-            start_timeout_seconds=float(env.get("MCP_TASKS_START_TIMEOUT_SECONDS", 300)),
+            table=env.get(c.MCP_TASKS_TABLE) or None,
+            worker_arn=env.get(c.MCP_TASKS_WORKER_ARN) or None,
+            ttl_seconds=int(env.get(c.MCP_TASKS_TTL_SECONDS, 3600)),
+            poll_interval_ms=int(env.get(c.MCP_TASKS_POLL_INTERVAL_MS, 2000)),
+            heartbeat_seconds=float(env.get(c.MCP_TASKS_HEARTBEAT_SECONDS, 5)),
+            start_timeout_seconds=float(env.get(c.MCP_TASKS_START_TIMEOUT_SECONDS, 300)),
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
         )

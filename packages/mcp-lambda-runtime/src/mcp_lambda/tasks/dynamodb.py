@@ -22,6 +22,7 @@ import time
 import zlib
 from typing import Any
 
+from mcp_lambda import contract as c
 from mcp_lambda.tasks.record import TaskRecord, record_from_dict, record_to_dict
 from mcp_lambda.tasks.store import RecordTooLarge, TaskExists, TaskStore
 
@@ -41,12 +42,12 @@ class DynamoDBTaskStore(TaskStore):
 
     def create(self, record: TaskRecord) -> None:
         try:
-            self._put(record, "attribute_not_exists(task_id)", {})
+            self._put(record, f"attribute_not_exists({c.TASK_TABLE_PARTITION_KEY})", {})
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise TaskExists(record.task_id) from exc
 
     def get(self, task_id: str) -> TaskRecord | None:
-        item = self.client.get_item(TableName=self.table, Key={"task_id": {"S": task_id}}, ConsistentRead=True).get("Item")
+        item = self.client.get_item(TableName=self.table, Key={c.TASK_TABLE_PARTITION_KEY: {"S": task_id}}, ConsistentRead=True).get("Item")
         if item is None:
             return None
         record = record_from_dict(json.loads(zlib.decompress(item["record"]["B"])))
@@ -62,12 +63,12 @@ class DynamoDBTaskStore(TaskStore):
     def _put(self, record: TaskRecord, condition: str, values: dict[str, Any]) -> None:
         body = zlib.compress(json.dumps(record_to_dict(record), separators=(",", ":")).encode())
         item = {
-            "task_id": {"S": record.task_id},
+            c.TASK_TABLE_PARTITION_KEY: {"S": record.task_id},
             "version": {"N": str(record.version)},
             "status": {"S": record.status},
             "tool": {"S": record.tool},
             "updated_at": {"N": repr(record.updated_at)},
-            "expires_at": {"N": str(math.ceil(record.expires_at))},
+            c.TASK_TABLE_TTL_ATTRIBUTE: {"N": str(math.ceil(record.expires_at))},
             "record": {"B": body},
         }
         try:

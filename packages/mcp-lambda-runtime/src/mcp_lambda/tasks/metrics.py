@@ -24,26 +24,21 @@ import os
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from mcp_lambda import contract as c
 from mcp_lambda.observability import metrics as shared_metrics
 from mcp_lambda.tasks.record import Status, TaskRecord
 
-TASKS_STARTED = "TasksStarted"
-TASKS_COMPLETED = "TasksCompleted"
-TASKS_FAILED = "TasksFailed"
-TASKS_CANCELLED = "TasksCancelled"
-TASK_RUNNING_AGE = "TaskRunningAge"
-
-_ENDED: dict[Status, str] = {"completed": TASKS_COMPLETED, "failed": TASKS_FAILED, "cancelled": TASKS_CANCELLED}
+_ENDED: dict[Status, str] = {"completed": c.TASKS_COMPLETED, "failed": c.TASKS_FAILED, "cancelled": c.TASKS_CANCELLED}
 
 
 class TaskMetrics:
     """Writes the task metrics of one service (the `service` dimension)."""
 
     def __init__(self, service: str) -> None:
-        self.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or service
+        self.service = os.environ.get(c.POWERTOOLS_SERVICE_NAME) or service
 
     def started(self) -> None:
-        self._emit(TASKS_STARTED, MetricUnit.Count, 1)
+        self._emit(c.TASKS_STARTED, MetricUnit.Count, 1)
 
     def ended(self, status: Status) -> None:
         """A task reached `status`; only terminal statuses are counted."""
@@ -52,7 +47,7 @@ class TaskMetrics:
             self._emit(name, MetricUnit.Count, 1)
 
     def running(self, record: TaskRecord, now: float) -> None:
-        self._emit(TASK_RUNNING_AGE, MetricUnit.Seconds, max(0.0, now - record.created_at))
+        self._emit(c.TASK_RUNNING_AGE, MetricUnit.Seconds, max(0.0, now - record.created_at))
 
     def _emit(self, name: str, unit: MetricUnit, value: float) -> None:
         # A provider per document: nothing shared across threads; flushing respects POWERTOOLS_METRICS_DISABLED.

@@ -20,10 +20,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mcp_lambda import contract as c
 from mcp_lambda.tasks.config import TaskConfig
-
-TASK_EVENT_KEY = "mcp_task"
-
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
@@ -42,11 +40,11 @@ serving: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def task_event(task_id: str, run: int) -> dict[str, Any]:
-    return {TASK_EVENT_KEY: {"task_id": task_id, "run": run}}
+    return {c.TASK_EVENT_KEY: {"task_id": task_id, "run": run}}
 
 
 def is_task_event(event: Any) -> bool:
-    return isinstance(event, dict) and isinstance(event.get(TASK_EVENT_KEY), dict)
+    return isinstance(event, dict) and isinstance(event.get(c.TASK_EVENT_KEY), dict)
 
 
 class TaskRunner(Protocol):

@@ -28,12 +28,12 @@ from mcp_types.version import LATEST_MODERN_VERSION
 
 from mcp_lambda.asgi import call_asgi
 from mcp_lambda.events import HttpRequest, HttpResponse
+from mcp_lambda import contract as c
 from mcp_lambda.observability import logger
 from mcp_lambda.tasks.extension import Replay, Tasks, replaying
 from mcp_lambda.tasks.lifecycle import TaskLifecycle, completed, failed, input_required
 from mcp_lambda.tasks.local import TIMEOUT_SECONDS
 from mcp_lambda.tasks.record import TaskRecord
-from mcp_lambda.tasks.runner import TASK_EVENT_KEY
 
 HOST = "task.invalid"  # the replayed request never crossed HTTP; the runtime's Host check is not on this path
 MARGIN_SECONDS = 2.0  # stop this long before the invocation's timeout, to record why the task failed
@@ -41,7 +41,7 @@ MARGIN_SECONDS = 2.0  # stop this long before the invocation's timeout, to recor
 
 def run_task_event(runtime: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run one task event to its end; never raises, so Lambda does not retry a task that was recorded."""
-    spec = event[TASK_EVENT_KEY]
+    spec = event[c.TASK_EVENT_KEY]
     task_id, run = str(spec.get("task_id")), int(spec.get("run", 1))
     tasks = Tasks.of(runtime.server)
     if tasks is None:

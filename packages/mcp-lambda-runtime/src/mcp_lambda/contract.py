@@ -1,0 +1,83 @@
+"""What the CDK constructs and the runtime agree on, each name defined once.
+
+The constructs (mcp-lambda-cdk) set these environment variables, graph and alarm on these metrics, filter
+logs on this marker, route these paths and shape the task table so; the runtime reads, emits, logs, serves
+and stores them. Both sides import the names from here, and tests/cdk/test_contract.py synthesizes every
+stack and reads each function's environment with the runtime's own configuration readers. Standard library
+only (nothing at all, in fact): a CDK app imports it at synth time without the SDK.
+"""
+
+from __future__ import annotations
+
+# -- environment variables: serving (mcp_lambda.settings.RuntimeSettings) -----------------------------------
+MCP_PATH = "MCP_PATH"
+MCP_ALLOWED_HOSTS = "MCP_ALLOWED_HOSTS"
+MCP_ALLOWED_ORIGINS = "MCP_ALLOWED_ORIGINS"
+MCP_MAX_REQUEST_BYTES = "MCP_MAX_REQUEST_BYTES"
+MCP_MAX_RESPONSE_BYTES = "MCP_MAX_RESPONSE_BYTES"
+MCP_MAX_BATCH_ITEMS = "MCP_MAX_BATCH_ITEMS"
+MCP_BATCH_TIME_RESERVE_MS = "MCP_BATCH_TIME_RESERVE_MS"
+MCP_REQUEST_STATE_KEYS = "MCP_REQUEST_STATE_KEYS"
+MCP_REQUEST_STATE_SECRET_ARN = "MCP_REQUEST_STATE_SECRET_ARN"
+MCP_DIRECT_DISPATCH = "MCP_DIRECT_DISPATCH"
+
+# -- environment variables: sign-in (mcp_lambda.auth.config.AuthConfig) ------------------------------------
+MCP_AUTH_CONFIG = "MCP_AUTH_CONFIG"
+
+# -- environment variables: the database (mcp_lambda.database.DatabaseConfig) ------------------------------
+DATABASE_URL = "DATABASE_URL"
+MCP_DB_HOST = "MCP_DB_HOST"
+MCP_DB_PORT = "MCP_DB_PORT"
+MCP_DB_NAME = "MCP_DB_NAME"
+MCP_DB_USER = "MCP_DB_USER"
+MCP_DB_IAM_AUTH = "MCP_DB_IAM_AUTH"
+MCP_DB_SECRET_ARN = "MCP_DB_SECRET_ARN"
+MCP_DB_TLS = "MCP_DB_TLS"
+MCP_DB_STATEMENT_TIMEOUT_MS = "MCP_DB_STATEMENT_TIMEOUT_MS"
+
+# -- environment variables: schema migrations (mcp_lambda.migrations) --------------------------------------
+MCP_MIGRATIONS_DIR = "MCP_MIGRATIONS_DIR"
+
+# -- environment variables: tasks (mcp_lambda.tasks.config.TaskConfig) -------------------------------------
+MCP_TASKS_TABLE = "MCP_TASKS_TABLE"
+MCP_TASKS_WORKER_ARN = "MCP_TASKS_WORKER_ARN"
+MCP_TASKS_TTL_SECONDS = "MCP_TASKS_TTL_SECONDS"
+MCP_TASKS_POLL_INTERVAL_MS = "MCP_TASKS_POLL_INTERVAL_MS"
+MCP_TASKS_HEARTBEAT_SECONDS = "MCP_TASKS_HEARTBEAT_SECONDS"
+MCP_TASKS_START_TIMEOUT_SECONDS = "MCP_TASKS_START_TIMEOUT_SECONDS"
+
+# -- environment variables read by Powertools itself (the logger's service, the metrics' namespace) --------
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+POWERTOOLS_VARIABLES = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE)
+
+# -- metrics (EMF; the AuthFailures metric comes from a metric filter on the AUTH_FAILURE log line) --------
+METRICS_NAMESPACE = "McpServers"
+SERVICE_DIMENSION = "service"
+TOOL_DIMENSION = "tool"
+TOOL_CALLS = "ToolCalls"
+TOOL_ERRORS = "ToolErrors"
+TOOL_LATENCY = "ToolLatency"
+AUTH_FAILURES = "AuthFailures"
+TASKS_STARTED = "TasksStarted"
+TASKS_COMPLETED = "TasksCompleted"
+TASKS_FAILED = "TasksFailed"
+TASKS_CANCELLED = "TasksCancelled"
+TASK_RUNNING_AGE = "TaskRunningAge"
+
+# -- log markers ---------------------------------------------------------------------------------------------
+AUTH_FAILURE = "AUTH_FAILURE"
+"""The `message` of the one JSON log line written for every request sign-in refuses."""
+
+# -- paths ---------------------------------------------------------------------------------------------------
+DEFAULT_MCP_PATH = "/mcp"
+PROTECTED_RESOURCE_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+"""RFC 9728's well-known prefix, before the resource's path: `/.well-known/oauth-protected-resource/mcp`."""
+
+# -- handlers ------------------------------------------------------------------------------------------------
+MIGRATIONS_HANDLER = "mcp_lambda.migrations.handler"
+
+# -- tasks: the asynchronous event that runs one, and the table that keeps them -----------------------------
+TASK_EVENT_KEY = "mcp_task"
+TASK_TABLE_PARTITION_KEY = "task_id"
+TASK_TABLE_TTL_ATTRIBUTE = "expires_at"
