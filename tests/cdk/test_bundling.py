@@ -22,7 +22,7 @@ from mcp_lambda.spec import ServerSpec
 from mcp_lambda_cdk import bundling
 from mcp_lambda_cdk.bundling import PythonBundle
 from mcp_lambda_cdk.lambda_service import McpLambdaService
-from tests.cdk.conftest import REPO_ROOT, spec
+from tests.cdk.conftest import REPO_ROOT
 
 
 def weather(root: Path) -> ServerSpec:

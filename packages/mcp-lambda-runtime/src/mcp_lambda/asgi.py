@@ -6,6 +6,7 @@ JSON-response mode, where every reply is complete when the application returns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -17,6 +18,17 @@ from starlette.types import ASGIApp, Message
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ACCESS_SCOPE_KEY
 from mcp_lambda.events import HttpRequest, HttpResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """One request on its way to the SDK: the HTTP request, the path it is served at, and, on a server with
+    sign-in, the verified caller (None: anonymous) and the access policy `tools/list` filters by."""
+
+    request: HttpRequest
+    path: str
+    user: AuthenticatedUser | None = None
+    access: Access | None = None
 
 
 def build_scope(request: HttpRequest, path: str) -> dict[str, Any]:
@@ -41,22 +53,17 @@ def build_scope(request: HttpRequest, path: str) -> dict[str, Any]:
     }
 
 
-async def call_asgi(
-    app: ASGIApp,
-    request: HttpRequest,
-    path: str,
-    user: AuthenticatedUser | None = None,
-    access: Access | None = None,
-) -> HttpResponse:
+async def call_asgi(app: ASGIApp, dispatch: Dispatch) -> HttpResponse:
     """Run the application for one request and collect what it sends.
 
     A verified caller is put where the SDK looks for one: `scope["user"]` (tools read it through their
     context) and the SDK's auth context variable, which the tasks the SDK starts for this request inherit.
     The access policy goes in the scope too, for `tools/list` filtering.
     """
-    scope = build_scope(request, path)
-    if access is not None:
-        scope[ACCESS_SCOPE_KEY] = access
+    request, user = dispatch.request, dispatch.user
+    scope = build_scope(request, dispatch.path)
+    if dispatch.access is not None:
+        scope[ACCESS_SCOPE_KEY] = dispatch.access
     if user is not None:
         scope["user"] = user
         scope["auth"] = AuthCredentials(user.scopes)

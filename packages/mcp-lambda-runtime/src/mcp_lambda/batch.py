@@ -28,8 +28,7 @@ from typing import Any
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
 from mcp_lambda.envelope import batch_item_refusal
-from mcp_lambda.events import HttpResponse
-from mcp_lambda.guards import jsonrpc_error
+from mcp_lambda.events import HttpResponse, jsonrpc_error
 from mcp_lambda.observability import logger
 from mcp_lambda.settings import RuntimeSettings
 

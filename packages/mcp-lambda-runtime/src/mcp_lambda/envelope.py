@@ -9,14 +9,12 @@ passed through unchanged, refused with the right error, or a 2025-03-26 batch to
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp_types import INVALID_REQUEST, PROTOCOL_VERSION_META_KEY, UNSUPPORTED_PROTOCOL_VERSION
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-from mcp_lambda.events import HttpRequest, HttpResponse
-from mcp_lambda.guards import jsonrpc_error
+from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
 
 # Without an MCP-Protocol-Version header a server assumes 2025-03-26 (specification 2025-06-18,
 # Transports: Protocol Version Header); that revision is the only one with batches.
@@ -39,16 +37,11 @@ def version_refusal(request: HttpRequest) -> HttpResponse | None:
     meta = params.get("_meta") if isinstance(params, dict) else None
     if isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta:
         return None
-    body = {
-        "jsonrpc": "2.0",
-        "id": message.get("id") if isinstance(message, dict) else None,
-        "error": {
-            "code": UNSUPPORTED_PROTOCOL_VERSION,
-            "message": "Unsupported protocol version",
-            "data": {"supported": [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS], "requested": version},
-        },
-    }
-    return HttpResponse(400, [("content-type", "application/json")], json.dumps(body, separators=(",", ":")).encode())
+    return jsonrpc_error(
+        400, UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version",
+        request_id=message.get("id") if isinstance(message, dict) else None,
+        data={"supported": [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS], "requested": version},
+    )
 
 
 def classify_legacy_body(request: HttpRequest) -> HttpResponse | list[Any] | None:

@@ -75,6 +75,25 @@ class HttpResponse:
         return None
 
 
+def jsonrpc_error(
+    status: int,
+    code: int,
+    message: str,
+    *,
+    request_id: Any = None,
+    data: Any = None,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> HttpResponse:
+    """An HTTP response carrying one JSON-RPC error object: the one shape of every refusal the runtime makes
+    itself (guards, envelope, sign-in, batches, its own failures), so a client reads them all alike."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    body = {"jsonrpc": "2.0", "id": request_id, "error": error}
+    return HttpResponse(status, [("content-type", "application/json"), *headers],
+                        json.dumps(body, separators=(",", ":")).encode())
+
+
 def parse_event(event: Any) -> HttpRequest:
     """Read a payload 2.0 or 1.0 event into an `HttpRequest`."""
     if not isinstance(event, dict):

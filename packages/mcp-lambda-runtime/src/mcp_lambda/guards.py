@@ -10,29 +10,13 @@ becomes a clear JSON-RPC error instead of a failed invocation.
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Any
 
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 
-from mcp_lambda.events import HttpRequest, HttpResponse
+from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
 from mcp_lambda.settings import RuntimeSettings
-
-_JSON = ("content-type", "application/json")
-
-
-def jsonrpc_error(
-    status: int,
-    code: int,
-    message: str,
-    request_id: Any = None,
-    headers: tuple[tuple[str, str], ...] = (),
-) -> HttpResponse:
-    """An HTTP response carrying one JSON-RPC error object."""
-    body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-    return HttpResponse(status, [_JSON, *headers], json.dumps(body, separators=(",", ":")).encode())
-
 
 def _matches(value: str, patterns: tuple[str, ...]) -> bool:
     """Exact match, or `base:*` for any port of `base` (the SDK's convention)."""

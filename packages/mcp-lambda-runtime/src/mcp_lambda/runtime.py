@@ -23,21 +23,19 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-
 from mcp_lambda import snapstart
-from mcp_lambda.asgi import call_asgi
+from mcp_lambda.asgi import Dispatch, call_asgi
 from mcp_lambda.auth.config import AuthConfig, AuthConfigError
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
-from mcp_lambda.direct import DirectApp
 from mcp_lambda.batch import serve_batch
+from mcp_lambda.direct import DirectApp
 from mcp_lambda.envelope import classify_legacy_body, version_refusal
-from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, parse_event, to_lambda_response
-from mcp_lambda.guards import jsonrpc_error, mend_after_dispatch, refuse_before_dispatch
+from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, jsonrpc_error, parse_event, to_lambda_response
+from mcp_lambda.guards import mend_after_dispatch, refuse_before_dispatch
+from mcp_lambda.invocation import Invocation, current_invocation, handlers
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
 from mcp_lambda.settings import RuntimeSettings
-from mcp_lambda.tasks.runner import Invocation, current_invocation, is_task_event, serving
 
 if TYPE_CHECKING:
     # Imported where first needed: token validation (pyjwt, cryptography) costs about 60 ms of a cold start,
@@ -159,9 +157,8 @@ class McpLambdaRuntime:
 
     def close(self) -> None:
         """Leave the lifespan (closing what it opened) and the loop. Safe to call twice."""
-        tasks = serving.get(self.server)
-        if tasks is not None:
-            tasks.release(self)  # local task workers this environment started stop with it
+        for handler in handlers(self.server):
+            handler.release(self)  # e.g. local task workers this environment started stop with it
         loop, task = self._loop, self._lifespan_task
         # A loop running in another thread is a local task worker still busy at exit: it ends with the process.
         if loop is None or loop.is_closed() or loop.is_running():
@@ -225,51 +222,45 @@ class McpLambdaRuntime:
             classified = version_refusal(request) or classify_legacy_body(request)
             if isinstance(classified, HttpResponse):
                 return classified
-            user, access = None, None
+            dispatch = Dispatch(request, path)
             if gate is not None:
-                access = gate.access
                 messages = classified if isinstance(classified, list) else [request.message()]
                 decision = gate.decide(request, messages, self.settings.mcp_path)
                 if decision.refusal is not None:
                     return decision.refusal
-                if decision.caller is not None:
-                    from mcp_lambda.auth.gate import authenticated_user
-
-                    token = (request.header("authorization") or "").partition(" ")[2].strip()
-                    user = authenticated_user(decision.caller, gate.resource(request, self.settings.mcp_path), token)
+                dispatch = gate.admit(dispatch, decision, self.settings.mcp_path)
             if isinstance(classified, list):
                 remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
 
                 def serve_item(item: Any) -> HttpResponse:
-                    single = replace(request, body=json.dumps(item).encode())
-                    return mend_after_dispatch(single, self._dispatch(single, path, user, access), self.settings)
+                    single = replace(dispatch, request=replace(request, body=json.dumps(item).encode()))
+                    return self._dispatch(single)
 
                 return serve_batch(classified, serve_item, self.settings, remaining_ms)
-            return mend_after_dispatch(request, self._dispatch(request, path, user, access), self.settings)
+            return self._dispatch(dispatch)
         except Exception:
             logger.exception("Unhandled error while serving an MCP request")
             return jsonrpc_error(500, INTERNAL_ERROR, "Internal error")
 
-    def _dispatch(
-        self, request: HttpRequest, path: str, user: AuthenticatedUser | None = None, access: Access | None = None
-    ) -> HttpResponse:
+    def _dispatch(self, dispatch: Dispatch) -> HttpResponse:
+        """One request through the SDK (its kernel directly, or its full app), its reply mended."""
         assert self._loop is not None
-        app = self._direct_app if self.settings.direct_dispatch and path == self.settings.mcp_path else self._app
-        return self._loop.run_until_complete(call_asgi(app, request, path, user, access))
+        direct = self.settings.direct_dispatch and dispatch.path == self.settings.mcp_path
+        app = self._direct_app if direct else self._app
+        response = self._loop.run_until_complete(call_asgi(app, dispatch))
+        return mend_after_dispatch(dispatch.request, response, self.settings)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The Lambda handler."""
         request_id = getattr(context, "aws_request_id", None)
         if request_id:
             logger.set_correlation_id(request_id)
-        # Where a task created by this invocation is dispatched from (mcp_lambda.tasks.runner).
+        # Extensions read which invocation serves the request (the tasks extension dispatches from it).
         invocation = current_invocation.set(Invocation(self, context))
         try:
-            if is_task_event(event):
-                # An asynchronous invocation continuing a task, not an HTTP request (mcp_lambda.tasks).
-                from mcp_lambda.tasks.worker import run_task_event
-
-                return run_task_event(self, event, context)
+            for handler in handlers(self.server):
+                if handler.handles(event):
+                    return handler.handle(self, event, context)  # an extension's own event, not HTTP
             try:
                 request = parse_event(event)
             except EventFormatError as exc:

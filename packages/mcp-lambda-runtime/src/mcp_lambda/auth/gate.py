@@ -12,21 +12,22 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.routes import build_resource_metadata_url
+from mcp.shared.auth import ProtectedResourceMetadata
 from mcp_types import INVALID_REQUEST
+from pydantic import AnyHttpUrl
 
+from mcp_lambda import contract as c
+from mcp_lambda.asgi import Dispatch
 from mcp_lambda.auth.config import AuthConfig
 from mcp_lambda.auth.policy import Access, Policy
 from mcp_lambda.auth.tokens import AuthFailure, Caller, TokenValidator
-from mcp_lambda.events import HttpRequest, HttpResponse
-from mcp_lambda.guards import jsonrpc_error
-from mcp_lambda import contract as c
+from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
 from mcp_lambda.observability import logger
 
 WELL_KNOWN = c.PROTECTED_RESOURCE_WELL_KNOWN
@@ -34,9 +35,8 @@ UNAUTHORIZED = -32001  # the code MCP SDKs use for an authentication error in a 
 
 
 def metadata_url(resource: str) -> str:
-    """RFC 9728 §3.1: the well-known suffix goes between the host and the resource's path."""
-    parts = urlsplit(resource)
-    return urlunsplit((parts.scheme, parts.netloc, WELL_KNOWN + parts.path.rstrip("/"), "", ""))
+    """RFC 9728 §3.1: the well-known suffix goes between the host and the resource's path (the SDK's rule)."""
+    return str(build_resource_metadata_url(AnyHttpUrl(resource)))
 
 
 @dataclass(slots=True)
@@ -63,15 +63,15 @@ class AuthGate:
     def metadata(self, request: HttpRequest, mcp_path: str) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return jsonrpc_error(405, INVALID_REQUEST, "Method Not Allowed", headers=(("allow", "GET"),))
-        document = {
-            "resource": self.resource(request, mcp_path),
-            "authorization_servers": [p.issuer for p in self.config.providers],
-            "scopes_supported": self.access.scopes_supported(),
-            "bearer_methods_supported": ["header"],
-            "resource_name": self.server_name,
-        }
+        document = ProtectedResourceMetadata(
+            resource=self.resource(request, mcp_path),
+            authorization_servers=[p.issuer for p in self.config.providers],
+            scopes_supported=self.access.scopes_supported(),
+            bearer_methods_supported=["header"],
+            resource_name=self.server_name,
+        )
         return HttpResponse(200, [("content-type", "application/json"), ("cache-control", "max-age=300")],
-                            json.dumps(document).encode())
+                            document.model_dump_json(exclude_none=True).encode())
 
     def decide(self, request: HttpRequest, messages: list[Any], mcp_path: str) -> Decision:
         resource = self.resource(request, mcp_path)
@@ -103,6 +103,16 @@ class AuthGate:
             return Decision(self._forbidden(resource, request_id, missing))
         return Decision(caller=caller)
 
+    def admit(self, dispatch: Dispatch, decision: Decision, mcp_path: str) -> Dispatch:
+        """`dispatch` as the SDK should see it after `decision` let it through: the verified caller where
+        the SDK looks for one, and the access policy for `tools/list`."""
+        user = None
+        if decision.caller is not None:
+            request = dispatch.request
+            token = (request.header("authorization") or "").partition(" ")[2].strip()
+            user = authenticated_user(decision.caller, self.resource(request, mcp_path), token)
+        return replace(dispatch, user=user, access=self.access)
+
     def _unauthorized(self, resource: str, request_id: Any, detail: str, *, invalid: bool,
                       policies: list[Policy] | None = None) -> HttpResponse:
         params = [f'resource_metadata="{metadata_url(resource)}"']
@@ -123,12 +133,11 @@ class AuthGate:
 
     def _error(self, status: int, request_id: Any, message: str, challenge: str, resource: str,
                error: str | None) -> HttpResponse:
-        response = jsonrpc_error(status, UNAUTHORIZED if status == 401 else INVALID_REQUEST, message,
-                                 request_id=request_id, headers=(("www-authenticate", challenge),))
-        body = json.loads(response.body)
-        body["error"]["data"] = {"resource_metadata": metadata_url(resource), **({"error": error} if error else {})}
-        response.body = json.dumps(body, separators=(",", ":")).encode()
-        return response
+        return jsonrpc_error(
+            status, UNAUTHORIZED if status == 401 else INVALID_REQUEST, message, request_id=request_id,
+            data={"resource_metadata": metadata_url(resource), **({"error": error} if error else {})},
+            headers=(("www-authenticate", challenge),),
+        )
 
     def _log(self, reason: str, issuer: str | None, request: HttpRequest, tools: list[Any]) -> None:
         logger.warning(c.AUTH_FAILURE, reason=reason, issuer=issuer, tools=[str(t) for t in tools],

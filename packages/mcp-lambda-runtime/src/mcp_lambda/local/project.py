@@ -59,7 +59,7 @@ def from_folder(folder: Path) -> ServerSpec:
 def handler_needs(handler: Any) -> dict[str, bool]:
     """What an imported handler of this runtime needs: the database, sign-in, tasks."""
     from mcp_lambda.database import database_lifespan
-    from mcp_lambda.tasks.runner import serving
+    from mcp_lambda.tasks import Tasks
 
     mcp = getattr(handler, "server", None)
     if mcp is None:
@@ -67,7 +67,7 @@ def handler_needs(handler: Any) -> dict[str, bool]:
     return {
         "database": mcp.settings.lifespan is database_lifespan,
         "sign_in": getattr(handler, "access", None) is not None,
-        "tasks": serving.get(mcp) is not None,
+        "tasks": Tasks.of(mcp) is not None,
     }
 
 

@@ -58,14 +58,15 @@ from mcp_types.methods import is_input_required
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
+from mcp_lambda.invocation import Invocation, current_invocation, handlers, register
 from mcp_lambda.observability import logger
 from mcp_lambda.tasks.config import TaskConfig
 from mcp_lambda.tasks.lifecycle import TaskLifecycle, failed
 from mcp_lambda.tasks.local import LocalTaskRunner
 from mcp_lambda.tasks.metrics import TaskMetrics
 from mcp_lambda.tasks.record import TaskRecord, create_task_result, detailed_task
-from mcp_lambda.tasks.runner import Invocation, LambdaTaskRunner, TaskRunner, current_invocation, serving, task_event
-from mcp_lambda.tasks.store import TaskStore, store_from_config
+from mcp_lambda.tasks.runner import LambdaTaskRunner, TaskRunner, is_task_event, task_event
+from mcp_lambda.tasks.store import MemoryTaskStore, TaskStore
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 TaskSupport = Literal["optional", "required"]
@@ -133,7 +134,7 @@ class Tasks(Extension):
     def lifecycle(self) -> TaskLifecycle:
         with self._lock:
             if self._lifecycle is None:
-                self._lifecycle = TaskLifecycle(self._store or store_from_config(self.config), self.config,
+                self._lifecycle = TaskLifecycle(self._store or _store_for(self.config), self.config,
                                                 metrics=TaskMetrics(self._service))
             return self._lifecycle
 
@@ -149,7 +150,7 @@ class Tasks(Extension):
     @classmethod
     def of(cls, server: MCPServer[Any]) -> Tasks | None:
         """The Tasks extension whose tools `server` has (None for servers without task tools)."""
-        return serving.get(server)
+        return next((h for h in handlers(server) if isinstance(h, Tasks)), None)
 
     # -- registration ------------------------------------------------------------------------------------
 
@@ -163,14 +164,14 @@ class Tasks(Extension):
         if self not in getattr(server, "_extensions", (self,)):
             raise ValueError("pass this Tasks to the server first: new_server(..., extensions=[tasks])")
 
-        def register(fn: F) -> F:
+        def add(fn: F) -> F:
             server.add_tool(_run_or_defer(fn), **tool_kwargs)
             self._support[tool_kwargs.get("name") or fn.__name__] = support
             self._service = server.name
-            serving[server] = self
+            register(server, self)  # the runtime hands task events of this server's functions to `handle`
             return fn
 
-        return register
+        return add
 
     def methods(self) -> Sequence[MethodBinding]:
         versions = frozenset(MODERN_PROTOCOL_VERSIONS)
@@ -277,6 +278,17 @@ class Tasks(Extension):
                     self._runner_owner = runtime
             return self._runner
 
+    # -- the events that run tasks (mcp_lambda.invocation.EventHandler) ---------------------------------
+
+    def handles(self, event: Any) -> bool:
+        return is_task_event(event)
+
+    def handle(self, runtime: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """An asynchronous invocation continuing a task, not an HTTP request: run it (worker.py)."""
+        from mcp_lambda.tasks.worker import run_task_event
+
+        return run_task_event(runtime, event, context)
+
     def release(self, runtime: Any) -> None:
         """`runtime` is closing: stop the local workers it started (their environments close with them)."""
         with self._lock:
@@ -352,3 +364,12 @@ def _run_or_defer(fn: F) -> F:
         return fn(*args, **kwargs)
 
     return run  # type: ignore[return-value]
+
+
+def _store_for(config: TaskConfig) -> TaskStore:
+    """DynamoDB where a table is configured (boto3 is imported only then), else memory (local serving)."""
+    if config.table:
+        from mcp_lambda.tasks.dynamodb import DynamoDBTaskStore
+
+        return DynamoDBTaskStore(config.table)
+    return MemoryTaskStore()

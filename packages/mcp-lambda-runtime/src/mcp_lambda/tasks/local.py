@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_lambda.observability import logger
-from mcp_lambda.tasks.runner import Invocation
+from mcp_lambda.invocation import Invocation
 
 WORKERS = 4
 TIMEOUT_SECONDS = 900  # Lambda's longest function timeout

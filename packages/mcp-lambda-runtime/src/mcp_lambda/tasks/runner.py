@@ -7,7 +7,7 @@ the function's timeout, 15 minutes at most) and records the outcome:
 
     {"mcp_task": {"task_id": "<id>", "run": 1}}
 
-`McpLambdaRuntime` recognises this shape and hands it to worker.py. `run` names the run of the tool the
+The tasks extension registers for these events (mcp_lambda.invocation), and worker.py runs them. `run` names the run of the tool the
 event is for (a task that asks for input runs once more per answered round); a stale or repeated event
 (Lambda retries asynchronous events) finds its run already claimed and does nothing.
 """
@@ -15,28 +15,11 @@ event is for (a task that asks for input runs once more per answered round); a s
 from __future__ import annotations
 
 import json
-import weakref
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mcp_lambda import contract as c
+from mcp_lambda.invocation import Invocation
 from mcp_lambda.tasks.config import TaskConfig
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """The Lambda invocation serving the current request: its runtime (one execution environment) and context."""
-
-    runtime: Any
-    context: Any
-
-
-current_invocation: ContextVar[Invocation | None] = ContextVar("mcp_lambda_invocation", default=None)
-"""Set by `McpLambdaRuntime` for each invocation; read where a task is dispatched."""
-
-
-serving: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-"""MCPServer -> the Tasks extension whose task tools it has (filled by `Tasks.tool`)."""
 
 
 def task_event(task_id: str, run: int) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
-from mcp_lambda.tasks.config import TaskConfig
 from mcp_lambda.tasks.record import TaskRecord
 
 
@@ -70,11 +69,3 @@ class MemoryTaskStore(TaskStore):
                 return False
             self._records[record.task_id] = copy.deepcopy(record)
             return True
-
-
-def store_from_config(config: TaskConfig) -> TaskStore:
-    if config.table:
-        from mcp_lambda.tasks.dynamodb import DynamoDBTaskStore  # boto3 only where a table is configured
-
-        return DynamoDBTaskStore(config.table)
-    return MemoryTaskStore()

@@ -26,7 +26,7 @@ from mcp.shared.inbound import encode_header_value
 from mcp_types import INTERNAL_ERROR, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import LATEST_MODERN_VERSION
 
-from mcp_lambda.asgi import call_asgi
+from mcp_lambda.asgi import Dispatch, call_asgi
 from mcp_lambda.events import HttpRequest, HttpResponse
 from mcp_lambda import contract as c
 from mcp_lambda.observability import logger
@@ -63,7 +63,7 @@ def run_task_event(runtime: Any, event: dict[str, Any], context: Any) -> dict[st
     async def serve(app: Any) -> HttpResponse:
         heartbeat.start(asyncio.get_running_loop(), asyncio.current_task())
         try:
-            return await call_asgi(app, request, request.path, user)
+            return await call_asgi(app, Dispatch(request, request.path, user))
         finally:
             heartbeat.stop()
 
