@@ -7,7 +7,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup serve test synth bench clean token
+.PHONY: setup serve test synth bench clean token wheels
 
 CONSTRAINTS := packages/mcp-lambda-cdk/src/mcp_lambda_cdk/lambda-constraints.txt
 PROJECTS := $(wildcard packages/*/pyproject.toml)
@@ -47,8 +47,12 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 	$(PY) -m bench.side_by_side
 
+## The three distributions as wheels in dist/ (docs/your-own-server.md installs from them).
+wheels: $(VENV)/.installed
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist $(dir $(PROJECTS))
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .tools bench/.venvs bench/.results
+	rm -rf dist $(VENV) node_modules cdk.out .tools bench/.venvs bench/.results
 
 ## A token from the development OIDC issuer of `make serve`: make token EMAIL=alice@company.com
 token: $(VENV)/.serve-installed

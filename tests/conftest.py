@@ -7,6 +7,8 @@ other's rows and the tests can count exactly.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -18,6 +20,20 @@ from mcp_lambda.database import DatabaseConfig, connect
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "servers" / "messaging" / "migrations"
+
+
+DISTRIBUTIONS = ("mcp-lambda-runtime", "mcp-lambda-cdk", "mcp-lambda-proxy")
+
+
+@pytest.fixture(scope="session")
+def built_wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """`make wheels`: every distribution of packages/, built once per test session."""
+    out = tmp_path_factory.mktemp("dist")
+    # setuptools is pinned in requirements.txt, so no build environment needs to be downloaded.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--no-build-isolation", "-w", str(out), *(str(ROOT / "packages" / name) for name in DISTRIBUTIONS)],
+                   check=True, cwd=out)
+    return {name: next(out.glob(f"{name.replace('-', '_')}-*.whl")) for name in DISTRIBUTIONS}
 
 
 @pytest.fixture(scope="session")
