@@ -19,6 +19,7 @@ from aws_cdk.assertions import Match, Template
 from mcp_lambda.spec import ServerSpec
 from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
 from mcp_lambda_cdk.migrations import migration_files_hash
+from mcp_lambda_cdk.monitoring import database_widgets
 from mcp_lambda_cdk.lambda_service import McpLambdaService
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions
 from tests.cdk.conftest import spec
@@ -278,7 +279,7 @@ def test_metrics_name_the_instance_and_the_proxy(stack: cdk.Stack) -> None:
         "ProxyName": {"Ref": stack.get_logical_id(db.proxy.node.default_child)}
     }
     assert db.metric_write_iops(statistic="Maximum").statistic == "Maximum"
-    assert len(db.dashboard_widgets()) == 4
+    assert len(database_widgets(db)) == 4
 
 
 def test_performance_insights_are_encrypted_with_the_key(stack: cdk.Stack) -> None:

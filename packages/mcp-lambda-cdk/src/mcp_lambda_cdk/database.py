@@ -5,15 +5,8 @@ Why an RDS Proxy: every Lambda execution environment holds its own connection (s
 pools them onto a few server connections, survives failovers without dropping clients, and lets the
 functions sign in with short-lived IAM tokens (``iam_auth``) instead of a password.
 
-Why this network: two private tiers in two Availability Zones. The database and the proxy live in
-*isolated* subnets (no route out of the VPC at all). The functions live in an *application* tier that is
-isolated too unless ``nat_gateways`` is set: a function that talks only to the proxy needs no egress, as
-the IAM token is signed locally and Lambda ships logs outside the function's network interface (so no
-CloudWatch Logs endpoint is needed either). The only AWS API called from inside the VPC is Secrets
-Manager, by the password rotation function, through an interface endpoint. Two endpoints (one per AZ) cost
-less than one NAT gateway and keep the database tier without any path to the internet. A service that
-needs the internet (an identity provider's JWKS, say) sets ``nat_gateways``; the application tier then
-becomes private-with-egress.
+Why this network, and its tiers: ``mcp_lambda_cdk.database_network``. The props and their validation:
+``mcp_lambda_cdk.database_props``. Its graphs: ``mcp_lambda_cdk.monitoring.database_widgets``.
 
 Why IAM authentication for the functions: the proxy requires it (``IAMAuth: REQUIRED``), so the generated
 password only ever opens the database from the proxy and the rotation function, and functions are not
@@ -25,13 +18,12 @@ Why migrations at deploy time: tools never create or alter tables. ``add_migrati
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol
 
 import jsii
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Tokenization, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -43,27 +35,14 @@ from constructs import Construct
 
 from mcp_lambda import contract as c
 
+from mcp_lambda_cdk.database_network import define_network
+from mcp_lambda_cdk.database_props import DEFAULT_ENGINE_VERSION, McpDatabaseOptions, validate_props
 from mcp_lambda_cdk.migrations import McpSchemaMigrations, schema_owner
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 
 #: PostgreSQL's port; the proxy listens on it too.
 POSTGRES_PORT = 5432
 
-#: The default engine: a pinned minor version (a major-only version is deprecated and drifts).
-DEFAULT_ENGINE_VERSION = rds.PostgresEngineVersion.VER_17_9
-
-#: The subnet groups of a VPC created by McpDatabase.
-APPLICATION_SUBNETS = "Application"
-DATABASE_SUBNETS = "Database"
-
-_MIN_STORAGE_GB, _MAX_STORAGE_GB = 20, 65536
-_MAX_BACKUP_DAYS = 35
-_MAX_PG_INT = 2**31 - 1
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_BACKUP_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-_MAINTENANCE_WINDOW = re.compile(
-    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
-)
 #: The id of aws-cdk-lib's stack-wide LogRetention function (a fixed singleton id).
 _LOG_RETENTION_SINGLETON = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
@@ -72,37 +51,6 @@ class _VpcFunctionHolder(Protocol):
     """What ``connect_service`` needs: an McpLambdaService, or anything with a VPC-bound ``function``."""
 
     function: lambda_.Function
-
-
-@dataclass(frozen=True, kw_only=True)
-class McpDatabaseOptions:
-    """The props of an ``McpDatabase``, as one value: for stacks and factories that define the database
-    themselves (``McpServerStack(database=...)``). Each field is the ``McpDatabase`` prop of the same name,
-    with the same default (``McpDatabase.from_options`` defines one from them)."""
-
-    vpc: ec2.IVpc | None = None
-    nat_gateways: int = 0
-    database_subnets: ec2.SubnetSelection | None = None
-    application_subnets: ec2.SubnetSelection | None = None
-    secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None
-    engine_version: rds.PostgresEngineVersion = DEFAULT_ENGINE_VERSION
-    instance_type: ec2.InstanceType | None = None
-    multi_az: bool = True
-    allocated_storage: int | float = 20
-    max_allocated_storage: int | float = 100
-    database_name: str = "mcp"
-    username: str = "mcp_admin"
-    backup_retention: Duration | None = None
-    preferred_backup_window: str = "03:00-03:30"
-    preferred_maintenance_window: str = "sun:04:00-sun:04:30"
-    deletion_protection: bool = True
-    removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT
-    statement_timeout_ms: int | float = 5000
-    idle_in_transaction_session_timeout_ms: int | float = 60000
-    secret_rotation: Duration | None = None
-    performance_insights: bool = False
-    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
-    write_iops_anomaly_std_devs: int | float = 3
 
 
 @jsii.implements(ec2.IConnectable)
@@ -188,7 +136,7 @@ class McpDatabase(Construct):
         super().__init__(scope, id)
         backup_retention = backup_retention or Duration.days(7)
         secret_rotation = secret_rotation or Duration.days(30)
-        _validate(
+        validate_props(
             engine_version=engine_version,
             nat_gateways=nat_gateways,
             allocated_storage=allocated_storage,
@@ -222,14 +170,23 @@ class McpDatabase(Construct):
         allow_cloudwatch_logs(self, self.encryption_key)
 
 
-        self.vpc, self.database_subnets, self.application_subnets, self.secrets_manager_endpoint = self._network(
-            vpc, nat_gateways, database_subnets, application_subnets, secrets_manager_endpoint, log_retention
+        self.network = define_network(
+            self, vpc=vpc, nat_gateways=nat_gateways, database_subnets=database_subnets,
+            application_subnets=application_subnets, secrets_manager_endpoint=secrets_manager_endpoint,
+            log_retention=log_retention, encryption_key=self.encryption_key,
         )
-        """The VPC; the database tier; where functions that use the database run; the endpoint (or None)."""
-        self.application_egress = vpc is not None or nat_gateways > 0
+        """Where the database and its clients run (``mcp_lambda_cdk.database_network``)."""
+        self.vpc = self.network.vpc
+        """The VPC."""
+        self.database_subnets = self.network.database_subnets
+        """The isolated tier of the instance and the proxy."""
+        self.application_subnets = self.network.application_subnets
+        """Where functions that use the database run."""
+        self.secrets_manager_endpoint = self.network.secrets_manager_endpoint
+        """The rotation function's way to Secrets Manager (None for a given VPC)."""
+        self.application_egress = self.network.application_egress
         """Whether the application tier routes to the internet: a created VPC with NAT gateways, or a given
         VPC (whose application subnets default to its private subnets with egress)."""
-        self._task_endpoints: tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None = None
 
 
         self.security_group = ec2.SecurityGroup(
@@ -392,76 +349,6 @@ class McpDatabase(Construct):
         options = options or McpDatabaseOptions()
         return cls(scope, id, **{f.name: getattr(options, f.name) for f in fields(options)})
 
-    # -- network -------------------------------------------------------------------------------------
-
-    def _network(
-        self,
-        vpc: ec2.IVpc | None,
-        nat_gateways: int,
-        database_subnets: ec2.SubnetSelection | None,
-        application_subnets: ec2.SubnetSelection | None,
-        endpoint: ec2.IInterfaceVpcEndpoint | None,
-        log_retention: logs.RetentionDays,
-    ) -> tuple[ec2.IVpc, ec2.SubnetSelection, ec2.SubnetSelection, ec2.IInterfaceVpcEndpoint | None]:
-        if vpc is not None:
-            return (
-                vpc,
-                database_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                application_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-                endpoint,
-            )
-        egress = nat_gateways > 0
-        tiers = [
-            ec2.SubnetConfiguration(
-                name=APPLICATION_SUBNETS,
-                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if egress else ec2.SubnetType.PRIVATE_ISOLATED,
-                cidr_mask=22,
-            ),
-            ec2.SubnetConfiguration(name=DATABASE_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
-        ]
-        if egress:
-            tiers.insert(0, ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24))
-        created = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=nat_gateways,
-            subnet_configuration=tiers,
-            restrict_default_security_group=True,
-        )
-        flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogGroup",
-            retention=log_retention,
-            encryption_key=self.encryption_key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        created.add_flow_log(
-            "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
-            traffic_type=ec2.FlowLogTrafficType.ALL,
-        )
-        application = application_subnets or ec2.SubnetSelection(subnet_group_name=APPLICATION_SUBNETS)
-        if endpoint is None:
-            # Open to the VPC's CIDR on 443 only; private DNS makes the SDK's default endpoint resolve to it.
-            endpoint = created.add_interface_endpoint(
-                "SecretsManagerEndpoint",
-                service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-                subnets=application,
-                private_dns_enabled=True,
-            )
-            acknowledge(
-                endpoint,
-                "AwsSolutions-EC23",
-                "inbound 443 from the VPC's own CIDR only (a token cdk-nag cannot resolve, hence its rule error)",
-            )
-        return (
-            created,
-            database_subnets or ec2.SubnetSelection(subnet_group_name=DATABASE_SUBNETS),
-            application,
-            endpoint,
-        )
-
     # -- clients ---------------------------------------------------------------------------------------
 
     @property
@@ -519,33 +406,12 @@ class McpDatabase(Construct):
     @property
     def task_endpoints(self) -> tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None:
         """The DynamoDB and Lambda endpoints of ``add_task_endpoints``, or None before its first call."""
-        return self._task_endpoints
+        return self.network.task_endpoints
 
     def add_task_endpoints(self, service: ec2.IConnectable) -> tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint]:
-        """The VPC endpoints a service with tasks needs in an application tier without egress, created once
-        and opened to ``service``: DynamoDB (task state; a gateway endpoint, free, a route in the application
-        subnets' route tables) and Lambda (the asynchronous invocation that runs a task; an interface endpoint
-        reachable only from the services opened to it)."""
-        if self._task_endpoints is None:
-            dynamodb = ec2.GatewayVpcEndpoint(
-                self,
-                "DynamoDbEndpoint",
-                vpc=self.vpc,
-                service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
-                subnets=[self.application_subnets],
-            )
-            lambda_endpoint = ec2.InterfaceVpcEndpoint(
-                self,
-                "LambdaEndpoint",
-                vpc=self.vpc,
-                service=ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
-                subnets=self.application_subnets,
-                private_dns_enabled=True,
-                open=False,
-            )
-            self._task_endpoints = (dynamodb, lambda_endpoint)
-        self._task_endpoints[1].connections.allow_default_port_from(service, "Task workers started by the function")
-        return self._task_endpoints
+        """The VPC endpoints a service with tasks needs in an application tier without egress, defined once
+        and opened to ``service`` (see ``DatabaseNetwork.task_endpoints_for``)."""
+        return self.network.task_endpoints_for(self, service)
 
     # -- migrations ------------------------------------------------------------------------------------
 
@@ -578,7 +444,7 @@ class McpDatabase(Construct):
             )
         return self._migrations[directory]
 
-    # -- metrics and dashboards ------------------------------------------------------------------------
+    # -- metrics ------------------------------------------------------------------------
 
     def metric_cpu_utilization(self, **options: Any) -> cloudwatch.Metric:
         """The instance's CPU in percent; takes ``cloudwatch.MetricOptions``. Default: average over 5 minutes."""
@@ -607,103 +473,3 @@ class McpDatabase(Construct):
             dimensions_map={"ProxyName": self.proxy.db_proxy_name},
             **{"statistic": cloudwatch.Stats.SUM, "period": Duration.minutes(1), **options},
         )
-
-    def dashboard_widgets(self) -> list[cloudwatch.IWidget]:
-        """Graphs of the database's health, for ``Dashboard.add_widgets``: one row of four."""
-        return [
-            cloudwatch.GraphWidget(
-                title="PostgreSQL CPU (%)",
-                left=[self.metric_cpu_utilization()],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
-                width=6,
-            ),
-            cloudwatch.GraphWidget(title="Free storage (bytes)", left=[self.metric_free_storage_space()], width=6),
-            cloudwatch.GraphWidget(
-                title="Connections",
-                left=[self.metric_proxy_client_connections(label="Proxy client connections")],
-                right=[self.metric_database_connections(label="Database connections")],
-                width=6,
-            ),
-            cloudwatch.AlarmWidget(title="Write IOPS and its anomaly band", alarm=self.write_iops_alarm, width=6),
-        ]
-
-
-def _validate(
-    *,
-    engine_version: rds.PostgresEngineVersion,
-    nat_gateways: int,
-    allocated_storage: int | float,
-    max_allocated_storage: int | float,
-    database_name: str,
-    username: str,
-    backup_retention: Duration,
-    preferred_backup_window: str,
-    preferred_maintenance_window: str,
-    statement_timeout_ms: int | float,
-    idle_in_transaction_session_timeout_ms: int | float,
-    write_iops_anomaly_std_devs: int | float,
-    database_subnets: ec2.SubnetSelection | None,
-) -> None:
-    """Reject impossible props at synth time rather than at deploy time; tokens are left to CloudFormation."""
-
-    def known(value: object) -> bool:
-        return not Token.is_unresolved(value)
-
-    full_version = engine_version.postgres_full_version
-    if known(full_version) and "." not in full_version:
-        raise ValueError(f"engine_version must pin a minor version (e.g. VER_17_9), got {full_version!r}")
-    if not (float(nat_gateways).is_integer() and 0 <= nat_gateways <= 2):
-        raise ValueError(f"nat_gateways must be 0, 1 or 2, got {nat_gateways}")
-    if known(allocated_storage) and not (
-        float(allocated_storage).is_integer() and _MIN_STORAGE_GB <= allocated_storage <= _MAX_STORAGE_GB
-    ):
-        raise ValueError(
-            f"allocated_storage must be a whole number of GiB from {_MIN_STORAGE_GB} (the gp3 minimum) "
-            f"to {_MAX_STORAGE_GB}, got {allocated_storage}"
-        )
-    if known(max_allocated_storage):
-        if not (float(max_allocated_storage).is_integer() and max_allocated_storage <= _MAX_STORAGE_GB):
-            raise ValueError(f"max_allocated_storage must be a whole number of GiB up to {_MAX_STORAGE_GB}")
-        if known(allocated_storage) and max_allocated_storage <= allocated_storage:
-            raise ValueError(
-                f"max_allocated_storage ({max_allocated_storage}) must exceed allocated_storage ({allocated_storage})"
-            )
-    for name, value in (("database_name", database_name), ("username", username)):
-        if known(value) and not _IDENTIFIER.match(value):
-            raise ValueError(f"{name} must be a letter then up to 62 letters, digits or '_', got {value!r}")
-    if known(username) and username.lower() in {"rdsadmin", "rds_superuser", "rdsrepladmin", "public"}:
-        raise ValueError(f"username {username!r} is reserved by RDS or PostgreSQL")
-    if not backup_retention.is_unresolved():
-        days = backup_retention.to_days(integral=False)
-        if not (float(days).is_integer() and 1 <= days <= _MAX_BACKUP_DAYS):
-            raise ValueError(f"backup_retention must be whole days from 1 to {_MAX_BACKUP_DAYS}, got {days}")
-    if known(preferred_backup_window):
-        if not _BACKUP_WINDOW.match(preferred_backup_window):
-            raise ValueError(
-                f"preferred_backup_window must be 'hh24:mi-hh24:mi' (UTC), got {preferred_backup_window!r}"
-            )
-        start, end = (_minutes(t) for t in preferred_backup_window.split("-"))
-        if (end - start) % (24 * 60) < 30:
-            raise ValueError(f"preferred_backup_window must be at least 30 minutes, got {preferred_backup_window!r}")
-    if known(preferred_maintenance_window) and not _MAINTENANCE_WINDOW.match(preferred_maintenance_window):
-        raise ValueError(
-            "preferred_maintenance_window must be 'ddd:hh24:mi-ddd:hh24:mi' (UTC, lower-case days), "
-            f"got {preferred_maintenance_window!r}"
-        )
-    for name, value in (
-        ("statement_timeout_ms", statement_timeout_ms),
-        ("idle_in_transaction_session_timeout_ms", idle_in_transaction_session_timeout_ms),
-    ):
-        if known(value) and not (float(value).is_integer() and 0 <= value <= _MAX_PG_INT):
-            raise ValueError(
-                f"{name} must be a whole number of milliseconds from 0 (off) to {_MAX_PG_INT}, got {value}"
-            )
-    if known(write_iops_anomaly_std_devs) and not write_iops_anomaly_std_devs > 0:
-        raise ValueError(f"write_iops_anomaly_std_devs must be positive, got {write_iops_anomaly_std_devs}")
-    if database_subnets is not None and database_subnets.subnet_type == ec2.SubnetType.PUBLIC:
-        raise ValueError("database_subnets must not be public subnets")
-
-
-def _minutes(hh_mm: str) -> int:
-    hours, minutes = hh_mm.split(":")
-    return int(hours) * 60 + int(minutes)

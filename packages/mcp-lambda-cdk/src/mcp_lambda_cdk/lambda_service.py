@@ -44,7 +44,7 @@ from mcp_lambda.spec import ServerSpec
 
 from mcp_lambda_cdk.api import DEFAULT_INTEGRATION_TIMEOUT, McpRestApi, validate_rest_api_props
 from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
-from mcp_lambda_cdk.monitoring import McpServiceMonitoring
+from mcp_lambda_cdk.monitoring import McpServiceMonitoring, database_widgets
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
 
@@ -546,7 +546,7 @@ class McpLambdaService(Construct):
         if self.tasks is not None and not database.application_egress and self.function.is_bound_to_vpc:
             # Traffic reaches new code only once tasks can be stored and started from inside the VPC.
             self.alias.node.add_dependency(*database.add_task_endpoints(self))
-        self.dashboard.add_widgets(*database.dashboard_widgets())
+        self.dashboard.add_widgets(*database_widgets(database))
 
     @property
     def connections(self) -> ec2.Connections:

@@ -25,7 +25,7 @@ a ``SEARCH`` expression that finds every tool the service has reported when ``to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_cdk import Duration, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -34,6 +34,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mcp_lambda import contract as c
+
+if TYPE_CHECKING:
+    from mcp_lambda_cdk.database import McpDatabase
 
 #: The guide's "LambdaDuration: Alert >3000ms", applied to the p99.
 DEFAULT_DURATION_THRESHOLD = Duration.millis(3000)
@@ -349,3 +352,24 @@ def validate_monitoring_props(
         raise ValueError(f"error_rate_percent must be between 0 and 100, got {error_rate_percent}")
     if not Token.is_unresolved(failed_tasks_threshold) and failed_tasks_threshold < 1:
         raise ValueError(f"failed_tasks_threshold must be at least 1, got {failed_tasks_threshold}")
+
+
+def database_widgets(database: McpDatabase) -> list[cloudwatch.IWidget]:
+    """Graphs of a database's health, for ``Dashboard.add_widgets``: one row of four (a service given the
+    database adds them to its dashboard)."""
+    return [
+        cloudwatch.GraphWidget(
+            title="PostgreSQL CPU (%)",
+            left=[database.metric_cpu_utilization()],
+            left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+            width=6,
+        ),
+        cloudwatch.GraphWidget(title="Free storage (bytes)", left=[database.metric_free_storage_space()], width=6),
+        cloudwatch.GraphWidget(
+            title="Connections",
+            left=[database.metric_proxy_client_connections(label="Proxy client connections")],
+            right=[database.metric_database_connections(label="Database connections")],
+            width=6,
+        ),
+        cloudwatch.AlarmWidget(title="Write IOPS and its anomaly band", alarm=database.write_iops_alarm, width=6),
+    ]
