@@ -159,3 +159,19 @@ def test_protected_resource_metadata(secure, issuer, second_issuer):
         assert document["authorization_servers"] == [issuer.issuer, second_issuer.issuer]
         assert document["scopes_supported"] == ["messages:write"]
         assert document["bearer_methods_supported"] == ["header"]
+
+
+@pytest.mark.parametrize("names", [("Authorization", "Authorization"), ("Authorization", "authorization")],
+                         ids=["repeated", "two-spellings"])
+def test_two_authorization_values_are_a_bad_request_whichever_is_valid(secure, issuer, auth_log, names):
+    """A REST API event keeps repeated headers apart; taking the first would let a proxy and a client
+    disagree on who is calling. RFC 6750 §3.1: invalid_request."""
+    token = issuer.mint(audience=AUDIENCE)
+    event = v1_event(POST, headers=LEGACY)
+    event["multiValueHeaders"][names[0]] = [f"Bearer {token}"]
+    event["multiValueHeaders"][names[1]] = event["multiValueHeaders"].get(names[1], []) + ["Bearer forged"]
+    response = secure(event, FakeContext())
+    assert response["statusCode"] == 400
+    assert 'error="invalid_request"' in response_headers(response)["www-authenticate"]
+    assert response_json(response)["error"]["data"]["error"] == "invalid_request"
+    assert [f["reason"] for f in auth_log.failures()] == ["duplicate_authorization"]

@@ -27,7 +27,7 @@ from typing import Any
 
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
-from mcp_lambda.envelope import batch_item_refusal
+from mcp_lambda.envelope import batch_item_refusal, request_id
 from mcp_lambda.events import HttpResponse, jsonrpc_error
 from mcp_lambda.observability import logger
 from mcp_lambda.settings import RuntimeSettings
@@ -45,10 +45,6 @@ RAN_TOO_LARGE = (
 def _error(request_id: Any, message: str) -> bytes:
     body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": INTERNAL_ERROR, "message": message}}
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _request_id(item: Any) -> Any:
-    return item.get("id") if isinstance(item, dict) else None
 
 
 def _is_request(item: Any) -> bool:
@@ -80,7 +76,7 @@ def serve_batch(
     # longest of the errors it could get; nothing for a notification.
     fallbacks = [
         json.dumps(refusal, separators=(",", ":")).encode() if refusal is not None
-        else max((_error(_request_id(item), message) for message in _messages(limit)), key=len)
+        else max((_error(request_id(item), message) for message in _messages(limit)), key=len)
         if _is_request(item) else b""
         for item, refusal in zip(items, refusals)
     ]
@@ -105,7 +101,7 @@ def serve_batch(
             if not _is_request(item):
                 skipped_notifications += 1
                 continue
-            reply = _error(_request_id(item), NOT_RUN_FULL.format(limit=limit) if full
+            reply = _error(request_id(item), NOT_RUN_FULL.format(limit=limit) if full
                            else NOT_RUN_NO_TIME)
         else:
             started = time.monotonic()
@@ -115,7 +111,7 @@ def serve_batch(
                 continue  # a notification, accepted
             if used + len(reply) + 1 + reserve > limit:
                 full = True  # the items after this one are not run: their work could not be returned
-                reply = _error(_request_id(item), RAN_TOO_LARGE.format(limit=limit))
+                reply = _error(request_id(item), RAN_TOO_LARGE.format(limit=limit))
         parts.append(reply)
         used += len(reply) + 1
     if skipped_notifications:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_types import INVALID_REQUEST, PROTOCOL_VERSION_META_KEY, UNSUPPORTED_PROTOCOL_VERSION
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, PROTOCOL_VERSION_META_KEY, UNSUPPORTED_PROTOCOL_VERSION
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
@@ -20,6 +20,31 @@ from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
 # Transports: Protocol Version Header); that revision is the only one with batches.
 _BATCH_REVISIONS = ("2025-03-26",)
 _DEFAULT_REVISION = "2025-03-26"
+
+
+def request_id(message: Any) -> str | int | None:
+    """The message's id where JSON-RPC and MCP allow it (a string or an integer), else None: what a refusal
+    may echo. Booleans, floats, objects and arrays are not ids."""
+    value = message.get("id") if isinstance(message, dict) else None
+    return value if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)) else None
+
+
+def parse_refusal(request: HttpRequest) -> HttpResponse | None:
+    """400 -32700 for a body that is not strict JSON (RFC 8259: no NaN, no Infinity), answered here so that
+    no parser more lenient than JSON's decides what the request was."""
+    if request.is_json():
+        return None
+    return jsonrpc_error(400, PARSE_ERROR, "Parse error: the body is not JSON")
+
+
+def id_refusal(request: HttpRequest) -> HttpResponse | None:
+    """400 -32600 (with `id` null) for a request whose id is not a string or an integer: JSON-RPC allows no
+    other (MCP not even null), and the SDK would take it as a notification, answer 202 with no body and
+    leave the client waiting, while a tool call ran."""
+    message = request.message()
+    if isinstance(message, dict) and "method" in message and "id" in message and request_id(message) is None:
+        return jsonrpc_error(400, INVALID_REQUEST, "Invalid Request: the id must be a string or an integer")
+    return None
 
 
 def version_refusal(request: HttpRequest) -> HttpResponse | None:
@@ -39,7 +64,7 @@ def version_refusal(request: HttpRequest) -> HttpResponse | None:
         return None
     return jsonrpc_error(
         400, UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version",
-        request_id=message.get("id") if isinstance(message, dict) else None,
+        request_id=request_id(message),
         data={"supported": [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS], "requested": version},
     )
 
@@ -74,11 +99,12 @@ def _is_envelope(message: Any) -> bool:
 
 def batch_item_refusal(item: Any) -> dict[str, Any] | None:
     """The error object for a batch item that cannot be served, or None."""
-    request_id = item.get("id") if isinstance(item, dict) else None
     if not _is_envelope(item):
         message = "Invalid Request: not a JSON-RPC 2.0 message"
+    elif "id" in item and "method" in item and request_id(item) is None:
+        message = "Invalid Request: the id must be a string or an integer"
     elif item.get("method") == "initialize":
         message = "Invalid Request: initialize must not be part of a batch"
     else:
         return None
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": INVALID_REQUEST, "message": message}}
+    return {"jsonrpc": "2.0", "id": request_id(item), "error": {"code": INVALID_REQUEST, "message": message}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -24,6 +25,17 @@ _TEXT_TYPES = ("application/json", "text/", "application/problem+json", "applica
 
 
 _UNPARSED: Any = object()
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{literal} does not fit a float")
+    return number
 
 
 class EventFormatError(ValueError):
@@ -44,15 +56,26 @@ class HttpRequest:
     payload_format: PayloadFormat
     body_decode_error: bool = False
     _message: Any = field(default=_UNPARSED, init=False, repr=False)
+    _is_json: bool = field(default=False, init=False, repr=False)
 
     def message(self) -> Any:
-        """The body as JSON, parsed once however many checks read it; None when it is not JSON."""
+        """The body as JSON, parsed once however many checks read it; None when it is not JSON.
+
+        Strict JSON (RFC 8259): `NaN`, `Infinity` and numbers too large for a float are not JSON, though
+        Python's parser accepts them; an id parsed from them could not be echoed as JSON again.
+        """
         if self._message is _UNPARSED:
             try:
-                self._message = json.loads(self.body)
+                self._message = json.loads(self.body, parse_constant=_not_json, parse_float=_finite)
+                self._is_json = True
             except (ValueError, RecursionError):  # huge integer literals: ValueError; deep nesting: RecursionError
                 self._message = None
         return self._message
+
+    def is_json(self) -> bool:
+        """Whether the body is one JSON text (`null` included)."""
+        self.message()
+        return self._is_json
 
     def header(self, name: str) -> str | None:
         """First value of a header (name in lower case)."""
@@ -95,7 +118,12 @@ def jsonrpc_error(
 
 
 def parse_event(event: Any) -> HttpRequest:
-    """Read a payload 2.0 or 1.0 event into an `HttpRequest`."""
+    """Read a payload 2.0 or 1.0 event into an `HttpRequest`.
+
+    Every field is checked for the type AWS documents, and every string for text an HTTP request can carry
+    (no lone surrogates; header names that are HTTP tokens): an event that fails raises EventFormatError,
+    which the runtime answers with 400, so nothing malformed reaches the guards or the SDK.
+    """
     if not isinstance(event, dict):
         raise EventFormatError("event is not a JSON object")
     if event.get("version") == "2.0" and "rawPath" in event:
@@ -106,67 +134,112 @@ def parse_event(event: Any) -> HttpRequest:
 
 
 def _parse_v2(event: dict[str, Any]) -> HttpRequest:
-    context = event.get("requestContext") or {}
-    http = context.get("http") or {}
-    headers = _split_headers(event.get("headers") or {})
-    for cookie in event.get("cookies") or ():
-        headers.append(("cookie", cookie))
+    context = _object(event.get("requestContext"), "requestContext")
+    http = _object(context.get("http"), "requestContext.http")
+    headers = [(_header_name(name), _text(value, f"header {name!r}").strip())
+               for name, value in _object(event.get("headers"), "headers").items()]
+    headers += [("cookie", _text(cookie, "a cookie")) for cookie in _list(event.get("cookies"), "cookies")]
     body, bad = _body(event)
     return HttpRequest(
-        method=str(http.get("method", "GET")).upper(),
-        path=event.get("rawPath") or "/",
-        query_string=event.get("rawQueryString") or "",
+        method=_text(http.get("method"), "requestContext.http.method", "GET").upper(),
+        path=_text(event.get("rawPath"), "rawPath") or "/",
+        query_string=_text(event.get("rawQueryString"), "rawQueryString"),
         headers=headers,
         body=body,
-        source_ip=str(http.get("sourceIp", "")),
-        domain_name=str(context.get("domainName", "")),
-        request_id=str(context.get("requestId", "")),
+        source_ip=_text(http.get("sourceIp"), "requestContext.http.sourceIp"),
+        domain_name=_text(context.get("domainName"), "requestContext.domainName"),
+        request_id=_text(context.get("requestId"), "requestContext.requestId"),
         payload_format="2.0",
         body_decode_error=bad,
     )
 
 
 def _parse_v1(event: dict[str, Any]) -> HttpRequest:
-    context = event.get("requestContext") or {}
-    multi = event.get("multiValueHeaders")
+    context = _object(event.get("requestContext"), "requestContext")
+    identity = _object(context.get("identity"), "requestContext.identity")
+    multi = _object(event.get("multiValueHeaders"), "multiValueHeaders")
     if multi:
-        headers = [(k.lower(), v.strip()) for k, values in multi.items() for v in (values or ())]
+        headers = [(_header_name(name), _text(value, f"header {name!r}").strip())
+                   for name, values in multi.items() for value in _list(values, f"header {name!r}")]
     else:
-        headers = [(k.lower(), str(v).strip()) for k, v in (event.get("headers") or {}).items()]
-    multi_query = event.get("multiValueQueryStringParameters")
+        headers = [(_header_name(name), _text(value, f"header {name!r}").strip())
+                   for name, value in _object(event.get("headers"), "headers").items()]
+    multi_query = _object(event.get("multiValueQueryStringParameters"), "multiValueQueryStringParameters")
     if multi_query:
-        query = urlencode([(k, v) for k, values in multi_query.items() for v in (values or ())])
+        pairs = [(_text(name, "a query parameter"), _text(value, f"query parameter {name!r}"))
+                 for name, values in multi_query.items() for value in _list(values, f"query parameter {name!r}")]
     else:
-        query = urlencode(event.get("queryStringParameters") or {})
+        pairs = [(_text(name, "a query parameter"), _text(value, f"query parameter {name!r}"))
+                 for name, value in _object(event.get("queryStringParameters"), "queryStringParameters").items()]
     body, bad = _body(event)
     return HttpRequest(
-        method=str(event.get("httpMethod", "GET")).upper(),
-        path=event.get("path") or "/",
-        query_string=query,
+        method=_text(event.get("httpMethod"), "httpMethod", "GET").upper(),
+        path=_text(event.get("path"), "path") or "/",
+        query_string=urlencode(pairs),
         headers=headers,
         body=body,
-        source_ip=str((context.get("identity") or {}).get("sourceIp", "")),
-        domain_name=str(context.get("domainName", "")),
-        request_id=str(context.get("requestId", "")),
+        source_ip=_text(identity.get("sourceIp"), "requestContext.identity.sourceIp"),
+        domain_name=_text(context.get("domainName"), "requestContext.domainName"),
+        request_id=_text(context.get("requestId"), "requestContext.requestId"),
         payload_format="1.0",
         body_decode_error=bad,
     )
 
 
-def _split_headers(raw: dict[str, Any]) -> list[tuple[str, str]]:
-    """Payload 2.0 joins repeated headers with commas; header values are trimmed of surrounding whitespace."""
-    return [(str(k).lower(), str(v).strip()) for k, v in raw.items()]
+# RFC 9110 §5.6.2: a field name is a token.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventFormatError(f"{what} is not an object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EventFormatError(f"{what} is not a list")
+    return value
+
+
+def _text(value: Any, what: str, default: str = "") -> str:
+    """A string of the event, which must be text an HTTP request can carry (UTF-8: no lone surrogates)."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise EventFormatError(f"{what} is not a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventFormatError(f"{what} is not valid text") from None
+    return value
+
+
+def _header_name(name: Any) -> str:
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise EventFormatError("a header name is not an HTTP token")
+    return name.lower()
 
 
 def _body(event: dict[str, Any]) -> tuple[bytes, bool]:
     body = event.get("body")
     if body is None:
         return b"", False
-    if event.get("isBase64Encoded"):
+    if not isinstance(body, str):
+        raise EventFormatError("body is not a string")
+    is_base64 = event.get("isBase64Encoded")
+    if is_base64 is not None and not isinstance(is_base64, bool):
+        raise EventFormatError("isBase64Encoded is not a boolean")
+    if is_base64:
         try:
             return base64.b64decode(body, validate=True), False
         except (binascii.Error, ValueError):
             return b"", True
+    # Lone surrogates stay as they came (surrogatepass): the bytes are then not UTF-8, so not JSON (-32700).
     return body.encode("utf-8", "surrogatepass"), False
 
 

@@ -11,10 +11,10 @@ becomes a clear JSON-RPC error instead of a failed invocation.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
 
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 
+from mcp_lambda.envelope import request_id
 from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
 from mcp_lambda.settings import RuntimeSettings
 
@@ -62,11 +62,6 @@ def mend_after_dispatch(request: HttpRequest, response: HttpResponse, settings: 
             INTERNAL_ERROR,
             f"Result too large: {len(response.body)} bytes exceeds the {settings.max_response_bytes}-byte "
             "limit of a Lambda response; ask for less (paginate or narrow the arguments)",
-            request_id=_request_id(request),
+            request_id=request_id(request.message()),
         )
     return response
-
-
-def _request_id(request: HttpRequest) -> Any:
-    message = request.message()
-    return message.get("id") if isinstance(message, dict) else None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import INTERNAL_ERROR
+from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
 from mcp_lambda import snapstart
 from mcp_lambda.asgi import Dispatch, call_asgi
@@ -30,8 +30,16 @@ from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
 from mcp_lambda.batch import serve_batch
 from mcp_lambda.direct import DirectApp
-from mcp_lambda.envelope import classify_legacy_body, version_refusal
-from mcp_lambda.events import EventFormatError, HttpRequest, HttpResponse, jsonrpc_error, parse_event, to_lambda_response
+from mcp_lambda.envelope import classify_legacy_body, id_refusal, parse_refusal, version_refusal
+from mcp_lambda.events import (
+    EventFormatError,
+    HttpRequest,
+    HttpResponse,
+    PayloadFormat,
+    jsonrpc_error,
+    parse_event,
+    to_lambda_response,
+)
 from mcp_lambda.guards import mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.invocation import Invocation, current_invocation, handlers
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
@@ -217,9 +225,13 @@ class McpLambdaRuntime:
                 # invocation tries again.
                 logger.exception("MCP server lifespan failed to start")
                 return jsonrpc_error(503, INTERNAL_ERROR, "Service unavailable: the server is starting, retry")
-        path = self.settings.mcp_path if request.path in ("", "/") else request.path
+        # The endpoint answers at its path with or without a trailing slash, and at the root (the SDK's app
+        # would redirect `/mcp/` with a 307 and an empty body).
+        mcp_path = self.settings.mcp_path
+        path = mcp_path if request.path.rstrip("/") in ("", mcp_path.rstrip("/")) else request.path
         try:
-            classified = version_refusal(request) or classify_legacy_body(request)
+            classified = (parse_refusal(request) or version_refusal(request) or id_refusal(request)
+                          or classify_legacy_body(request))
             if isinstance(classified, HttpResponse):
                 return classified
             dispatch = Dispatch(request, path)
@@ -251,10 +263,11 @@ class McpLambdaRuntime:
         return mend_after_dispatch(dispatch.request, response, self.settings)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """The Lambda handler."""
+        """The Lambda handler. Never raises: whatever the event, Lambda gets a response to return."""
         request_id = getattr(context, "aws_request_id", None)
-        if request_id:
+        if isinstance(request_id, str) and request_id:
             logger.set_correlation_id(request_id)
+        shape: PayloadFormat = "1.0" if isinstance(event, dict) and "httpMethod" in event else "2.0"
         # Extensions read which invocation serves the request (the tasks extension dispatches from it).
         invocation = current_invocation.set(Invocation(self, context))
         try:
@@ -265,8 +278,12 @@ class McpLambdaRuntime:
                 request = parse_event(event)
             except EventFormatError as exc:
                 logger.warning("Unsupported event", reason=str(exc))
-                return to_lambda_response(jsonrpc_error(400, INTERNAL_ERROR, "Unsupported event"), "2.0")
+                refusal = jsonrpc_error(400, INVALID_REQUEST, "Unsupported event", data={"reason": str(exc)})
+                return to_lambda_response(refusal, shape)
             return to_lambda_response(self.handle(request, context), request.payload_format)
+        except Exception:
+            logger.exception("Unhandled error while serving an invocation")
+            return to_lambda_response(jsonrpc_error(500, INTERNAL_ERROR, "Internal error"), shape)
         finally:
             current_invocation.reset(invocation)
             flush_metrics()

@@ -27,6 +27,7 @@ from mcp_lambda.asgi import Dispatch
 from mcp_lambda.auth.config import AuthConfig
 from mcp_lambda.auth.policy import Access, Policy
 from mcp_lambda.auth.tokens import AuthFailure, Caller, TokenValidator
+from mcp_lambda.envelope import request_id as valid_id
 from mcp_lambda.events import HttpRequest, HttpResponse, jsonrpc_error
 from mcp_lambda.observability import logger
 
@@ -75,10 +76,16 @@ class AuthGate:
 
     def decide(self, request: HttpRequest, messages: list[Any], mcp_path: str) -> Decision:
         resource = self.resource(request, mcp_path)
-        request_id = messages[0].get("id") if len(messages) == 1 and isinstance(messages[0], dict) else None
+        request_id = valid_id(messages[0]) if len(messages) == 1 else None
         policies = [self.access.for_message(m) for m in messages]
         tools = [m["params"].get("name") for m in messages if _is_tool_call(m)]
-        authorization = request.header("authorization")
+        authorizations = [value for name, value in request.headers if name == "authorization"]
+        if len(authorizations) > 1:
+            # Which one would count is the server's guess (RFC 6750 §3.1: a request with more than one way
+            # of passing a token is malformed), so none does.
+            self._log("duplicate_authorization", None, request, tools)
+            return Decision(self._bad_request(resource, request_id, "more than one Authorization header"))
+        authorization = authorizations[0] if authorizations else None
         if authorization:
             scheme, _, token = authorization.partition(" ")
             try:
@@ -123,6 +130,11 @@ class AuthGate:
             params.append(f'scope="{" ".join(scopes)}"')
         return self._error(401, request_id, f"Unauthorized: {detail}", "Bearer " + ", ".join(params), resource,
                            "invalid_token" if invalid else None)
+
+    def _bad_request(self, resource: str, request_id: Any, detail: str) -> HttpResponse:
+        header = (f'Bearer error="invalid_request", error_description="{_quote(detail)}", '
+                  f'resource_metadata="{metadata_url(resource)}"')
+        return self._error(400, request_id, f"Invalid Request: {detail}", header, resource, "invalid_request")
 
     def _forbidden(self, resource: str, request_id: Any, missing: list[str]) -> HttpResponse:
         scope = " ".join(missing)

@@ -55,7 +55,9 @@ def _pairs(headers: Headers) -> list[tuple[str, str]]:
 def _body(body: bytes | str | None, encode: bool) -> tuple[str | None, bool]:
     if body is None or body == b"":
         return None, False
-    raw = body.encode() if isinstance(body, str) else body
+    if isinstance(body, str) and not encode:
+        return body, False  # as given, even text no client could send (a test's lone surrogate)
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if encode:
         return base64.b64encode(raw).decode(), True
     return raw.decode("utf-8", "surrogateescape"), False
