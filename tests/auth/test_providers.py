@@ -26,23 +26,37 @@ def reason(check, token) -> str:
     return failure.value.reason
 
 
+ID_TOKEN = {"typ": "JWT"}  # what OpenID Connect ID tokens carry (Google's, Cognito's): not at+jwt
+
+
+def google_id_token(issuer, email: str, **claims):
+    return issuer.mint(email, iss=GOOGLE, headers=ID_TOKEN, **{"audience": CLIENT, **claims})
+
+
 def test_google_id_token_with_verified_email_in_an_allowed_domain(issuer):
-    check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT], allowed_domains=["company.com"])
-    caller = check.validate(issuer.mint("ann@company.com", iss=GOOGLE, audience=CLIENT, hd="company.com"))
+    check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT], allowed_domains=["company.com"], id_tokens=True)
+    caller = check.validate(google_id_token(issuer, "ann@company.com", hd="company.com"))
     assert caller.email == "ann@company.com" and caller.issuer == GOOGLE
-    assert reason(check, issuer.mint("ann@company.com", iss=GOOGLE, audience=CLIENT, email_verified=False)) == \
-        "email_not_verified"
-    assert reason(check, issuer.mint("ann@gmail.com", iss=GOOGLE, audience=CLIENT)) == "domain_not_allowed"
-    assert reason(check, issuer.mint("x@company.com", iss=GOOGLE, audience=CLIENT, hd="other.com")) == \
+    assert reason(check, google_id_token(issuer, "ann@company.com", email_verified=False)) == "email_not_verified"
+    assert reason(check, google_id_token(issuer, "ann@gmail.com")) == "domain_not_allowed"
+    assert reason(check, google_id_token(issuer, "x@company.com", hd="other.com")) == \
         "domain_not_allowed", "the hosted-domain claim wins over the email's domain"
-    assert reason(check, issuer.mint("ann@company.com", iss=GOOGLE, audience="another-client")) == "wrong_audience"
+    assert reason(check, google_id_token(issuer, "ann@company.com", audience="another-client")) == "wrong_audience"
 
 
 def test_google_always_requires_a_verified_email(issuer):
-    check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT])
-    assert check.validate(issuer.mint("bo@gmail.com", iss=GOOGLE, audience=CLIENT)).email == "bo@gmail.com"
-    assert reason(check, issuer.mint("bo@gmail.com", iss=GOOGLE, audience=CLIENT, email_verified=None)) == \
-        "email_not_verified"
+    check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT], id_tokens=True)
+    assert check.validate(google_id_token(issuer, "bo@gmail.com")).email == "bo@gmail.com"
+    assert reason(check, google_id_token(issuer, "bo@gmail.com", email_verified=None)) == "email_not_verified"
+
+
+def test_google_tokens_naming_several_audiences_must_be_authorized_for_ours(issuer):
+    check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT], id_tokens=True)
+    both = [CLIENT, "other-client"]
+    assert check.validate(google_id_token(issuer, "bo@gmail.com", audience=both, azp=CLIENT)).email
+    assert reason(check, google_id_token(issuer, "bo@gmail.com", audience=both, azp="other-client")) == \
+        "wrong_audience"
+    assert reason(check, google_id_token(issuer, "bo@gmail.com", audience=both)) == "wrong_audience"
 
 
 def test_cognito_access_tokens_of_a_configured_app_client(issuer):
@@ -51,8 +65,8 @@ def test_cognito_access_tokens_of_a_configured_app_client(issuer):
                          client_id="app-client-1", scopes=(), **{"cognito:groups": ["writers"]})
     caller = check.validate(access)
     assert caller.client_id == "app-client-1" and "writers" in caller.scopes
-    id_token = issuer.mint("cy@company.com", iss=COGNITO, audience="app-client-1", token_use="id")
-    assert reason(check, id_token) == "wrong_token_use"
+    id_token = issuer.mint("cy@company.com", iss=COGNITO, audience="app-client-1", token_use="id", headers=ID_TOKEN)
+    assert reason(check, id_token) == "wrong_token_type"
     other = issuer.mint("cy@company.com", iss=COGNITO, audience=None, token_use="access", client_id="app-client-2")
     assert reason(check, other) == "wrong_audience"
 
@@ -62,6 +76,33 @@ def test_issuers_are_matched_exactly(issuer):
     assert check.validate(issuer.mint(audience="c")).issuer == issuer.issuer
     assert reason(check, issuer.mint(audience="c", iss=issuer.issuer + "/")) == "unknown_issuer"
     assert reason(check, issuer.mint(audience="c", iss=issuer.issuer.upper())) == "unknown_issuer"
+
+
+def test_an_issuer_configured_with_a_trailing_slash_keeps_it(issuer):
+    """Auth0-style identifiers end in "/": compared exactly, never stripped (RFC 8414, OIDC Discovery)."""
+    slashed = issuer.issuer + "/"
+    check = validator(issuer, issuer=slashed, audiences=["c"])
+    assert check.validate(issuer.mint(audience="c", iss=slashed)).issuer == slashed
+    assert reason(check, issuer.mint(audience="c")) == "unknown_issuer"
+
+
+def test_a_discovery_document_naming_another_issuer_is_not_trusted(issuer):
+    # The dev issuer's document names its identifier without the "/": not the configured one
+    config = {"providers": [{"issuer": issuer.issuer + "/", "audiences": ["c"]}]}
+    check = TokenValidator(AuthConfig.from_json(json.dumps(config)))
+    assert reason(check, issuer.mint(audience="c", iss=issuer.issuer + "/")) == "keys_unavailable"
+
+
+def test_rsa_keys_shorter_than_2048_bits_are_refused():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from mcp_lambda.local.oidc_issuer import serve_issuer
+
+    with serve_issuer() as weak:
+        weak.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        check = validator(weak, issuer=weak.issuer, audiences=["c"])
+        assert reason(check, weak.mint(audience="c")) == "weak_key"
+        assert check.validate(weak.mint(audience="c", algorithm="ES256")).subject, "its P-256 key still counts"
 
 
 def test_discovery_finds_the_jwks(issuer):
@@ -76,6 +117,9 @@ def test_discovery_finds_the_jwks(issuer):
     ('{"providers": []}', "non-empty"),
     ('{"providers": [{"audiences": ["a"]}]}', "issuer"),
     ('{"providers": [{"issuer": "https://accounts.google.com"}]}', "client id"),
+    ('{"providers": [{"issuer": "https://accounts.google.com", "audiences": ["a"]}]}', "id_tokens"),
+    ('{"providers": [{"issuer": "https://x", "audiences": ["a"], "id_tokens": "yes"}]}', "true or false"),
+    ('{"providers": [{"issuer": "https://x", "audiences": ["a"], "access_token_typ": "JWT"}]}', "list of strings"),
     ('{"providers": [{"issuer": "https://x", "audiences": "a"}]}', "list of strings"),
 ])
 def test_bad_configuration_fails_at_start_with_a_clear_message(raw, message):
@@ -85,8 +129,8 @@ def test_bad_configuration_fails_at_start_with_a_clear_message(raw, message):
 
 def test_provider_grants_give_scopes_to_verified_accounts(issuer):
     check = validator(issuer, issuer=GOOGLE, audiences=[CLIENT], allowed_domains=["company.com"],
-                      grants=["messages:write"])
-    caller = check.validate(issuer.mint("ann@company.com", iss=GOOGLE, audience=CLIENT, scopes=()))
+                      grants=["messages:write"], id_tokens=True)
+    caller = check.validate(google_id_token(issuer, "ann@company.com", scopes=()))
     assert "messages:write" in caller.scopes
 
 

@@ -70,6 +70,24 @@ ATTACKS = {
     "unverified email": (lambda i, s: i.mint(audience=AUDIENCE, email_verified=False), "email_not_verified"),
     "foreign domain": (lambda i, s: i.mint("eve@gmail.com", audience=AUDIENCE), "domain_not_allowed"),
     "oversized": (lambda i, s: i.mint(audience=AUDIENCE, padding="x" * 9000), "token_too_large"),
+    # Access tokens only (RFC 9068, RFC 8725 3.11): an ID token or a refresh token is not a bearer token here
+    "OIDC ID token (typ JWT)": (lambda i, s: i.mint(audience=AUDIENCE, headers={"typ": "JWT"}), "wrong_token_type"),
+    "ID token without typ": (lambda i, s: i.mint(audience=AUDIENCE, headers={"typ": None}), "wrong_token_type"),
+    "refresh-shaped JWT": (lambda i, s: i.mint(audience=AUDIENCE, headers={"typ": "refresh+jwt"}, token_use="refresh"),
+                           "wrong_token_type"),
+    "access typ with token_use refresh": (lambda i, s: i.mint(audience=AUDIENCE, token_use="refresh"),
+                                          "wrong_token_type"),
+    "access typ with token_use id": (lambda i, s: i.mint(audience=AUDIENCE, token_use="id"), "wrong_token_type"),
+    # Registered claims of the wrong type
+    "iat as a string": (lambda i, s: i.mint(audience=AUDIENCE, iat=str(int(time.time()))), "invalid_claims"),
+    "exp as a string": (lambda i, s: i.mint(audience=AUDIENCE, exp=str(int(time.time()) + 3600)), "invalid_claims"),
+    "nbf as a string": (lambda i, s: i.mint(audience=AUDIENCE, nbf=str(int(time.time()))), "invalid_claims"),
+    "exp as a boolean": (lambda i, s: i.mint(audience=AUDIENCE, exp=True), "invalid_claims"),
+    "email_verified 1": (lambda i, s: i.mint(audience=AUDIENCE, email_verified=1), "invalid_claims"),
+    "email_verified 'true'": (lambda i, s: i.mint(audience=AUDIENCE, email_verified="true"), "invalid_claims"),
+    "aud a number": (lambda i, s: i.mint(audience=7), "invalid_claims"),
+    "sub an object": (lambda i, s: i.mint(audience=AUDIENCE, sub={"id": 1}), "invalid_claims"),
+    "scope a list": (lambda i, s: i.mint(audience=AUDIENCE, scope=["messages:write"]), "invalid_claims"),
 }
 
 

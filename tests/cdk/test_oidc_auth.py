@@ -139,7 +139,8 @@ def test_google_with_allowed_domains_is_the_guides_configuration(protect) -> Non
     # Then the function gets exactly the runtime's format, with no resource (derived per request)
     assert auth_config(template, "weather.server.handler") == {
         "providers": [
-            {"issuer": "https://accounts.google.com", "audiences": [GOOGLE_CLIENT], "allowed_domains": ["company.com"]}
+            {"issuer": "https://accounts.google.com", "audiences": [GOOGLE_CLIENT], "allowed_domains": ["company.com"],
+             "id_tokens": True}
         ]
     }
     assert [p.issuer for p in auth.providers] == ["https://accounts.google.com"]
@@ -232,7 +233,8 @@ def test_the_runtime_parses_what_the_construct_writes(stack: cdk.Stack, protect)
         ("cognito", ("app-client-1",), ()),
         ("oidc", ("api://mcp",), ()),
     ]
-    assert config.providers[2].issuer == "https://login.example.com"
+    assert config.providers[2].issuer == "https://login.example.com/", "a trailing / is part of the identifier"
+    assert [p.id_tokens for p in config.providers] == [True, False, False], "ID tokens from Google only"
     assert config.resource is None
     assert config.tool_scopes == {"whoami": ("profile:read",)}
 

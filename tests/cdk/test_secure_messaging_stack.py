@@ -57,6 +57,7 @@ def test_context_adds_google_with_allowed_domains(make_app) -> None:
         "audiences": [GOOGLE_CLIENT],
         "allowed_domains": ["company.com", "example.org"],
         "grants": ["messages:write"],
+        "id_tokens": True,
     }
     assert providers[1]["issuer"].startswith("https://<GetAtt:")
     assert len(providers) == 2

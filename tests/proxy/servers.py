@@ -311,7 +311,7 @@ class AuthorizationServer:
             claims = {"iss": self.issuer, "aud": grant.resource, "sub": "user-1", "email": grant.subject,
                       "email_verified": True, "scope": grant.scope, "client_id": grant.client_id,
                       "iat": now, "exp": now + self.access_ttl, "jti": secrets.token_hex(8)}
-            access = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": "test-key"})
+            access = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": "test-key", "typ": "at+jwt"})
         with self._lock:
             self.access_tokens[access] = {
                 "client_id": grant.client_id, "scope": grant.scope, "resource": grant.resource,

@@ -222,7 +222,7 @@ class McpOidcAuth(Construct):
         if google_client_id is not None:
             self.providers.append(
                 OidcIssuer(issuer=GOOGLE_ISSUER, audiences=[google_client_id], allowed_domains=allowed_domains,
-                           grants=google_grants)
+                           grants=google_grants, id_tokens=True)
             )
         if self.user_pool is not None:
             self.providers.append(

@@ -26,6 +26,10 @@ class OidcIssuer:
         domains may sign in. Default: any account of the issuer.
     :param grants: scopes given to every account the issuer verifies, for issuers whose tokens carry no
         scopes (Google ID tokens). Default: none; the tokens' own scopes and groups only.
+    :param id_tokens: accept the issuer's OpenID Connect ID tokens as bearer tokens, for issuers that give
+        third parties no JWT access tokens (Google). Default: False (RFC 9068 access tokens only).
+    :param access_token_typ: the JOSE ``typ`` values marking the issuer's access tokens. Default: ``at+jwt``
+        and ``application/at+jwt`` (RFC 9068).
     """
 
     issuer: str
@@ -33,6 +37,8 @@ class OidcIssuer:
     jwks_uri: str | None = None
     allowed_domains: Sequence[str] = ()
     grants: Sequence[str] = ()
+    id_tokens: bool = False
+    access_token_typ: Sequence[str] = ()
 
     def to_config(self) -> dict[str, Any]:
         """The provider as ``MCP_AUTH_CONFIG`` spells it (tokens stay tokens)."""
@@ -43,6 +49,10 @@ class OidcIssuer:
             entry["allowed_domains"] = [_lower(d) for d in self.allowed_domains]
         if self.grants:
             entry["grants"] = list(self.grants)
+        if self.id_tokens:
+            entry["id_tokens"] = True
+        if self.access_token_typ:
+            entry["access_token_typ"] = list(self.access_token_typ)
         return entry
 
 

@@ -3,8 +3,8 @@
     {
       "resource": "https://abc.lambda-url.eu-west-1.on.aws/mcp",     # this server (RFC 8707 / RFC 9728)
       "providers": [
-        {"issuer": "https://accounts.google.com", "audiences": ["<client id>"], "allowed_domains": ["company.com"],
-         "grants": ["messages:write"]},                              # Google ID tokens carry no scopes
+        {"issuer": "https://accounts.google.com", "audiences": ["<client id>"], "id_tokens": true,
+         "allowed_domains": ["company.com"], "grants": ["messages:write"]},  # Google ID tokens carry no scopes
         {"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_XXXX", "audiences": ["<app client id>"]},
         {"issuer": "https://login.example.com", "audiences": ["api://mcp"], "jwks_uri": "https://.../keys"}
       ],
@@ -13,8 +13,11 @@
 
 A provider's kind follows from its issuer: Google (ID tokens: `aud` is the OAuth client id,
 `email_verified` required), Cognito user pools (access tokens: `token_use` = access, `client_id`), or any
-other OIDC issuer (`aud` is this resource or a configured audience). `resource` is always an accepted
-audience, as RFC 8707 intends.
+other OIDC issuer (RFC 9068 access tokens: JOSE `typ` `at+jwt`, or the values its `access_token_typ`
+names; `aud` is this resource or a configured audience). `resource` is always an accepted audience, as
+RFC 8707 intends. ID tokens are accepted only from a provider configured with `"id_tokens": true` (Google,
+whose access tokens are opaque), refresh tokens never. An issuer is compared exactly as configured: a
+trailing `/` is part of the identifier (RFC 8414, OpenID Connect Discovery).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Literal
 from mcp_lambda import contract as c
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+#: RFC 9068 §2.1: an access token's JOSE `typ`, in its short and its media-type form.
+ACCESS_TOKEN_TYP = ("at+jwt", "application/at+jwt")
 _COGNITO = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[\w-]+$")
 
 ProviderKind = Literal["google", "cognito", "oidc"]
@@ -46,6 +51,12 @@ class Provider:
     allowed_domains: tuple[str, ...] = ()
     grants: tuple[str, ...] = ()
     """Scopes given to every account this provider verifies (for issuers whose tokens carry none)."""
+    id_tokens: bool = False
+    """Accept the provider's OpenID Connect ID tokens as bearer tokens (only for issuers, like Google, that
+    give third parties no JWT access tokens); otherwise only access tokens count."""
+    access_token_typ: tuple[str, ...] = ACCESS_TOKEN_TYP
+    """The JOSE `typ` values that mark the provider's access tokens (RFC 9068: `at+jwt`), for generic OIDC
+    issuers; Cognito marks them with `token_use` instead."""
 
     @property
     def kind(self) -> ProviderKind:
@@ -63,7 +74,11 @@ class AuthConfig:
     tool_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def provider(self, issuer: object) -> Provider | None:
-        return next((p for p in self.providers if p.issuer == issuer), None)
+        """The provider whose issuer identifier is exactly `issuer` (Google also signs as `accounts.google.com`)."""
+        for provider in self.providers:
+            if provider.issuer == issuer or (provider.kind == "google" and issuer in GOOGLE_ISSUERS):
+                return provider
+        return None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig | None:
@@ -85,16 +100,26 @@ class AuthConfig:
             audiences = entry.get("audiences") or []
             if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
                 raise AuthConfigError(f"provider {entry['issuer']}: 'audiences' must be a list of strings")
+            typ = entry.get("access_token_typ") or list(ACCESS_TOKEN_TYP)
+            if not isinstance(typ, list) or not all(isinstance(t, str) and t for t in typ):
+                raise AuthConfigError(f"provider {entry['issuer']}: 'access_token_typ' must be a list of strings")
+            if not isinstance(entry.get("id_tokens", False), bool):
+                raise AuthConfigError(f"provider {entry['issuer']}: 'id_tokens' must be true or false")
             providers.append(Provider(
-                issuer=entry["issuer"].rstrip("/") if entry["issuer"] not in GOOGLE_ISSUERS else entry["issuer"],
+                issuer=entry["issuer"],
                 audiences=tuple(audiences),
                 jwks_uri=entry.get("jwks_uri"),
                 allowed_domains=tuple(d.lower() for d in entry.get("allowed_domains") or ()),
                 grants=tuple(entry.get("grants") or ()),
+                id_tokens=entry.get("id_tokens", False),
+                access_token_typ=tuple(t.lower() for t in typ),
             ))
         for provider in providers:
             if provider.kind != "oidc" and not provider.audiences:
                 raise AuthConfigError(f"provider {provider.issuer}: 'audiences' must name the client id(s)")
+            if provider.kind == "google" and not provider.id_tokens:
+                raise AuthConfigError(f"provider {provider.issuer}: Google gives no JWT access tokens; accept its "
+                                      "ID tokens explicitly with \"id_tokens\": true")
         scopes = data.get("tool_scopes") or {}
         return cls(
             resource=data.get("resource"),

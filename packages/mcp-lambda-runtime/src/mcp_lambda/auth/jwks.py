@@ -45,8 +45,10 @@ class IssuerKeys:
 
     def _discover(self) -> str:
         if self._jwks_uri is None:
+            # OpenID Connect Discovery §4: the issuer's terminating "/" goes before the well-known suffix,
+            # and the document must name the issuer exactly as configured.
             document = fetch_json(f"{self.issuer.rstrip('/')}/.well-known/openid-configuration")
-            if document.get("issuer") not in (self.issuer, self.issuer.rstrip("/")):
+            if document.get("issuer") != self.issuer:
                 raise KeyUnavailable("discovery document names another issuer")
             self._jwks_uri = document["jwks_uri"]
         return self._jwks_uri

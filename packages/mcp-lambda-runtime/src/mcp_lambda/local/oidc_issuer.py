@@ -88,7 +88,8 @@ class DevIssuer:
     def mint(self, email: str = "alice@company.com", *, audience: str | list[str] = DEV_AUDIENCE,
              scopes: tuple[str, ...] = DEV_SCOPES, lifetime: int = 3600, algorithm: str = "RS256",
              headers: dict[str, Any] | None = None, **claims: Any) -> str:
-        """A signed token for `email`; `claims` override or add to the standard ones."""
+        """A signed access token (RFC 9068: JOSE `typ` `at+jwt`) for `email`; `claims` override or add to the
+        standard ones, `headers` to the JOSE header (`{"typ": "JWT"}` makes it look like an ID token)."""
         now = int(time.time())
         payload = {
             "iss": self.issuer, "sub": f"dev|{email}", "aud": audience, "iat": now, "nbf": now,
@@ -98,7 +99,8 @@ class DevIssuer:
         payload = {k: v for k, v in payload.items() if v is not None}
         key = self.rsa_key if algorithm.startswith(("RS", "PS")) else self.ec_key
         return jwt.encode(payload, key, algorithm=algorithm,
-                          headers={"kid": self.kids["RS256" if key is self.rsa_key else "ES256"], **(headers or {})})
+                          headers={"kid": self.kids["RS256" if key is self.rsa_key else "ES256"], "typ": "at+jwt",
+                                   **(headers or {})})
 
     def handle(self, request: IssuerRequest) -> Reply:
         """Answer a request to a path of the issuer: its documents, else its authorization server."""
