@@ -278,10 +278,9 @@ class McpLambdaService(Construct):
             vpc, vpc_subnets = database.vpc, vpc_subnets or database.application_subnets
         if endpoint is not None and url_auth_type is not None:
             raise ValueError("give either endpoint or url_auth_type, not both")
-        public = server.public or server.sign_in
         endpoint = endpoint or McpEndpoint.function_url(
             auth_type=url_auth_type
-            or (lambda_.FunctionUrlAuthType.NONE if public else lambda_.FunctionUrlAuthType.AWS_IAM)
+            or (lambda_.FunctionUrlAuthType.AWS_IAM if server.signed_requests else lambda_.FunctionUrlAuthType.NONE)
         )
         integration_timeout: Duration | None = (
             endpoint.rest_api_props["integration_timeout"] if endpoint.rest_api_props is not None else None

@@ -20,7 +20,8 @@ from mcp_lambda_proxy.auth import BEARER_CHOICES, LoopbackCallback, ProxyAuth, S
 from mcp_lambda_proxy.bridge import PROTOCOL_CHOICES, Bridge
 from mcp_lambda_proxy.claude import CLAUDE_CONFIG_ENV, ClaudeConfigError, config_path, install_entry, launcher_environment, proxy_entry
 from mcp_lambda_proxy.store import CONFIG_DIR_ENV, STORE_ENV, CredentialStore, StoreError, config_dir
-from mcp_lambda_proxy.upstream import ProxyHttpClient, display_url, preflight, protected_resource_metadata
+from mcp_lambda_proxy.sigv4 import CredentialsError, SigV4Auth, credential_source, infer_target
+from mcp_lambda_proxy.upstream import ProxyHttpClient, display_url, parse_header, preflight, protected_resource_metadata
 
 log = logging.getLogger("mcp_lambda_proxy")
 
@@ -41,11 +42,16 @@ examples:
   {PROG} proxy weather https://abc123.lambda-url.us-east-1.on.aws/mcp --mode http --claude
   {PROG} proxy chat https://chat.example.com/mcp --client-id ID.apps.googleusercontent.com \\
       --client-secret SECRET --claude
+  {PROG} proxy messaging https://abc123.lambda-url.eu-west-1.on.aws/mcp --sigv4 --profile dev --claude
 
 Sign-in: on a 401 the proxy discovers the server's authorization server (RFC 9728 / RFC 8414 / OpenID
 Connect), registers itself when the server allows it (or uses --client-id), opens the browser on the
 sign-in page (the URL is printed on stderr too) and receives the answer on http://127.0.0.1:<port>/callback.
 Tokens are refreshed before the browser is asked again, and several proxies share them.
+
+AWS_IAM endpoints: with --sigv4 every request is signed (SigV4) with credentials from the standard AWS
+chain (environment, --profile or $AWS_PROFILE, SSO, container and instance roles), refreshed as they
+expire; the caller needs lambda:InvokeFunctionUrl on the function (execute-api:Invoke behind API Gateway).
 
 Stored sign-ins: the OS keychain (with the optional `keyring` package), else a file readable only by
 you in {config_dir()} (${CONFIG_DIR_ENV} or --config-dir to change it).
@@ -147,6 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--sign-in-timeout", metavar="SECONDS", type=float, default=DEFAULT_SIGN_IN_TIMEOUT,
         help=f"how long to wait for the browser sign-in to complete (default {DEFAULT_SIGN_IN_TIMEOUT:.0f})",
     )
+    aws = proxy.add_argument_group("AWS_IAM endpoints (SigV4)")
+    aws.add_argument(
+        "--sigv4", action="store_true",
+        help="sign every request with AWS Signature Version 4 (for Function URLs with auth type AWS_IAM and "
+        "IAM-authorized API Gateway methods) instead of signing in with OAuth",
+    )
+    aws.add_argument("--profile", metavar="NAME", help="the AWS profile whose credentials sign (default: $AWS_PROFILE, "
+                     "else the default chain)")
+    aws.add_argument("--region", metavar="REGION", help="the region to sign for (default: read from a Function URL or "
+                     "API Gateway host, else the profile's region)")
+    aws.add_argument("--sigv4-service", metavar="SERVICE", help="the service to sign for (default: lambda for Function "
+                     "URLs and loopback, execute-api otherwise)")
+    proxy.add_argument(
+        "--header", metavar="NAME=VALUE", action="append", default=[], type=_header,
+        help="send this header with every request to the server (repeatable; 'NAME: VALUE' works too); never sent "
+        "to the authorization server. Kept in the Claude Desktop entry in clear with --claude",
+    )
     _store_options(proxy)
     _log_option(proxy)
 
@@ -158,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(logout)
     _log_option(logout)
     return parser
+
+
+def _header(argument: str) -> tuple[str, str]:
+    try:
+        return parse_header(argument)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
@@ -227,6 +257,20 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--sign-in-timeout must be positive")
     if args.client_metadata_url and not args.client_metadata_url.startswith("https://"):
         parser.error("--client-metadata-url must be an https:// URL")
+    if args.sigv4:
+        oauth = [flag for flag, given in (("--client-id", args.client_id), ("--client-secret", args.client_secret),
+                                           ("--client-metadata-url", args.client_metadata_url),
+                                           ("--scope", args.scope), ("--bearer", args.bearer != "auto")) if given]
+        if oauth:
+            parser.error(f"--sigv4 signs requests with AWS credentials: {', '.join(oauth)} (OAuth sign-in) cannot apply")
+        taken = [name for name, _ in args.header if name == "authorization" or name.startswith("x-amz-")]
+        if taken:
+            parser.error(f"--sigv4 sets {', '.join(taken)} itself")
+    else:
+        aws_only = [flag for flag, given in (("--profile", args.profile), ("--region", args.region),
+                                              ("--sigv4-service", args.sigv4_service)) if given]
+        if aws_only:
+            parser.error(f"{', '.join(aws_only)} {'needs' if len(aws_only) == 1 else 'need'} --sigv4")
 
 
 def _store(args: argparse.Namespace, lock_timeout: float = 600.0) -> CredentialStore:
@@ -239,8 +283,17 @@ def _store(args: argparse.Namespace, lock_timeout: float = 600.0) -> CredentialS
 
 async def serve(args: argparse.Namespace) -> int:
     """Check the server (signing in if asked), then bridge stdin/stdout to it until stdin closes."""
-    from mcp.server.stdio import stdio_server
-    from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+    if args.sigv4:
+        try:
+            credentials, profile_region = credential_source(args.profile)
+            target = infer_target(args.url, region=args.region, service=args.sigv4_service,
+                                  default_region=lambda: profile_region)
+        except (CredentialsError, ValueError) as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr, flush=True)
+            return 1
+        description = f"AWS credentials of profile {args.profile!r}" if args.profile else "AWS credentials"
+        log.info("signing requests for %s in %s", target.service, target.region)
+        return await _proxy(args, SigV4Auth(args.url, target, credentials, description=description), None)
 
     store = _store(args, lock_timeout=args.sign_in_timeout + 120)
     callback = await LoopbackCallback.open(args.callback_port)
@@ -258,44 +311,56 @@ async def serve(args: argparse.Namespace) -> int:
         )
         auth = ProxyAuth(options, store, callback)
         await auth.load()
-        timeout = httpx2.Timeout(30.0, read=READ_TIMEOUT_SECONDS)
-        headers = {"user-agent": f"{PROG}/{__version__}"}
-        async with ProxyHttpClient(auth=auth, timeout=timeout, headers=headers) as http_client:
-            problem = await preflight(http_client, args.url)
-            if problem:
-                print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
-                return 1
-            if args.check and auth.context.current_tokens is None:
-                # A server whose ping is public never challenged it: sign in now if it offers sign-in.
-                metadata_url = await protected_resource_metadata(http_client, args.url)
-                if metadata_url is not None:
-                    auth.sign_in_before_next_request(metadata_url)
-                    problem = await preflight(http_client, args.url)
-                    if problem:
-                        print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
-                        return 1
-            if args.check:
-                signed_in = "signed in, " if auth.context.current_tokens is not None else ""
-                print(f"{PROG}: {args.name} ({display_url(args.url)}) answers: {signed_in}ready", flush=True)
-                return 0
-            log.info("serving %s (%s) on stdio", args.name, display_url(args.url))
-            async with stdio_server() as (read_stream, write_stream):
-                downstream: JSONRPCDispatcher[Any] = JSONRPCDispatcher(read_stream, write_stream)
-                async with anyio.create_task_group() as tg:
-                    bridge = Bridge(
-                        name=args.name,
-                        url=args.url,
-                        protocol=args.protocol,
-                        http_client=http_client,
-                        downstream=downstream,
-                        task_group=tg,
-                    )
-                    await downstream.run(bridge.on_request, bridge.on_notify)
-                    await bridge.aclose()  # the desktop client closed stdin: end the server's session too
-                    tg.cancel_scope.cancel()
-        return 0
+        return await _proxy(args, auth, auth)
     finally:
         await callback.aclose()
+
+
+async def _proxy(args: argparse.Namespace, auth: httpx2.Auth, oauth: ProxyAuth | None) -> int:
+    """Reach the server once (`--check` stops there), then serve stdio. `oauth` is the OAuth sign-in, if used."""
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+
+    timeout = httpx2.Timeout(30.0, read=READ_TIMEOUT_SECONDS)
+    headers = {"user-agent": f"{PROG}/{__version__}"}
+    async with ProxyHttpClient(auth=auth, timeout=timeout, headers=headers,
+                               server_url=args.url, server_headers=args.header) as http_client:
+        problem = await preflight(http_client, args.url, sigv4=oauth is None)
+        if problem:
+            print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
+            return 1
+        if args.check and oauth is not None and oauth.context.current_tokens is None:
+            # A server whose ping is public never challenged it: sign in now if it offers sign-in.
+            metadata_url = await protected_resource_metadata(http_client, args.url)
+            if metadata_url is not None:
+                oauth.sign_in_before_next_request(metadata_url)
+                problem = await preflight(http_client, args.url, sigv4=oauth is None)
+                if problem:
+                    print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
+                    return 1
+        if args.check:
+            if oauth is None:
+                how = "requests signed, "
+            else:
+                how = "signed in, " if oauth.context.current_tokens is not None else ""
+            print(f"{PROG}: {args.name} ({display_url(args.url)}) answers: {how}ready", flush=True)
+            return 0
+        log.info("serving %s (%s) on stdio", args.name, display_url(args.url))
+        async with stdio_server() as (read_stream, write_stream):
+            downstream: JSONRPCDispatcher[Any] = JSONRPCDispatcher(read_stream, write_stream)
+            async with anyio.create_task_group() as tg:
+                bridge = Bridge(
+                    name=args.name,
+                    url=args.url,
+                    protocol=args.protocol,
+                    http_client=http_client,
+                    downstream=downstream,
+                    task_group=tg,
+                )
+                await downstream.run(bridge.on_request, bridge.on_notify)
+                await bridge.aclose()  # the desktop client closed stdin: end the server's session too
+                tg.cancel_scope.cancel()
+    return 0
 
 
 def register_with_claude(args: argparse.Namespace) -> int:
@@ -310,6 +375,10 @@ def register_with_claude(args: argparse.Namespace) -> int:
         ("--store", args.store, None),
         ("--config-dir", str(Path(args.config_dir).expanduser().absolute()) if args.config_dir else None, None),
         ("--log-level", args.log_level, "warning"),
+        # Claude Desktop does not start the proxy in this shell: a profile chosen by $AWS_PROFILE is written down.
+        ("--profile", args.profile or (os.environ.get("AWS_PROFILE") if args.sigv4 else None), None),
+        ("--region", args.region, None),
+        ("--sigv4-service", args.sigv4_service, None),
     ):
         if value is not None and value != default:
             forwarded += [flag, value]
@@ -319,6 +388,10 @@ def register_with_claude(args: argparse.Namespace) -> int:
         forwarded += ["--callback-port", str(args.callback_port)]
     if args.no_browser:
         forwarded.append("--no-browser")
+    if args.sigv4:
+        forwarded.append("--sigv4")
+    for name, value in args.header:
+        forwarded += ["--header", f"{name}={value}"]
     env = launcher_environment()
     for variable in (CONFIG_DIR_ENV, STORE_ENV):
         if os.environ.get(variable) and variable not in env:

@@ -11,7 +11,9 @@ proxy keeps running, and the desktop client sees a one-line reason.
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +24,7 @@ from mcp_types import INTERNAL_ERROR
 from pydantic import ValidationError
 
 from mcp_lambda_proxy import PROG
+from mcp_lambda_proxy.sigv4 import CredentialsError, origin
 from mcp_lambda_proxy.store import StoreError
 
 log = logging.getLogger("mcp_lambda_proxy")
@@ -31,6 +34,26 @@ UNREACHABLE = "unreachable"
 SIGN_IN_FAILED = "sign-in-failed"
 FAILED = "failed"
 PREFLIGHT_ID = "mcp-lambda-proxy-preflight"
+#: Headers --header may not set: the transport's own and the MCP headers the bridge manages.
+RESERVED_HEADERS = frozenset({
+    "host", "content-length", "content-type", "transfer-encoding", "connection", "accept", "te", "upgrade",
+    "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
+})
+_HEADER_ARGUMENT = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*[:=]\s*(.*)$", re.DOTALL)
+
+
+def parse_header(argument: str) -> tuple[str, str]:
+    """`NAME=VALUE` (or `NAME: VALUE`, as other stdio proxies spell it) as a header; ValueError if it is not one
+    or names a header the proxy manages itself."""
+    match = _HEADER_ARGUMENT.match(argument)
+    if not match:
+        raise ValueError(f"{argument!r} is not NAME=VALUE with NAME an HTTP header name")
+    name, value = match.group(1).lower(), match.group(2).strip()
+    if name in RESERVED_HEADERS:
+        raise ValueError(f"the proxy sets {name} itself")
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError(f"the value of {name} has a line break or NUL")
+    return name, value
 
 
 def display_url(url: httpx2.URL | str) -> str:
@@ -61,14 +84,24 @@ def failure_response(request: httpx2.Request, kind: str, message: str, status: i
 
 
 class ProxyHttpClient(httpx2.AsyncClient):
-    """An `httpx2.AsyncClient` whose `send` answers instead of raising when a request cannot be made."""
+    """An `httpx2.AsyncClient` whose `send` answers instead of raising when a request cannot be made.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    `server_headers` go to `server_url`'s origin only: a custom header (an API key, a routing hint) is never
+    sent to the authorization server or anywhere else the sign-in leads.
+    """
+
+    def __init__(self, *args: Any, server_url: str | None = None,
+                 server_headers: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reported: dict[str, float] = {}
         self.report_failures = True  # one stderr line per distinct failure (off while the caller reports)
+        self._server_origin = origin(server_url) if server_url else None
+        self._server_headers = tuple(server_headers)
 
     async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+        if self._server_headers and origin(str(request.url)) == self._server_origin:
+            for name, value in self._server_headers:
+                request.headers.setdefault(name, value)
         try:
             response = await super().send(request, **kwargs)
             if kwargs.get("stream") and not _is_event_stream(response):
@@ -84,7 +117,7 @@ class ProxyHttpClient(httpx2.AsyncClient):
             where = display_url(exc.request.url if _has_request(exc) else request.url)
             message = f"cannot reach {where}: {describe_transport_error(exc)}"
             return self._failed(request, UNREACHABLE, where, message, 502)
-        except (OAuthFlowError, StoreError, ValidationError) as exc:
+        except (OAuthFlowError, StoreError, ValidationError, CredentialsError) as exc:
             where = display_url(request.url)
             message = f"sign-in to {where} failed: {_one_line(exc)}"
             return self._failed(request, SIGN_IN_FAILED, where, message, 401)
@@ -136,7 +169,7 @@ async def protected_resource_metadata(client: httpx2.AsyncClient, url: str) -> s
     return None
 
 
-async def preflight(client: httpx2.AsyncClient, url: str) -> str | None:
+async def preflight(client: httpx2.AsyncClient, url: str, *, sigv4: bool = False) -> str | None:
     """Reach the server once before serving (signing in if it asks): None, or why the proxy cannot start.
 
     A JSON-RPC `ping` is sent: it is harmless on every server, and any server that requires sign-in
@@ -165,6 +198,15 @@ async def preflight(client: httpx2.AsyncClient, url: str) -> str | None:
             "x-amzn-remapped-www-authenticate"
         )
         detail = f": {challenge}" if challenge else ""
+        if sigv4:
+            return (f"{display_url(url)} refused the signed request (HTTP {response.status_code}{detail}): may these "
+                    "AWS credentials invoke it (lambda:InvokeFunctionUrl, or execute-api:Invoke)?")
+        if response.headers.get("x-amzn-errortype", "").startswith("AccessDenied") or (
+            response.status_code == 403 and not challenge
+        ):
+            # What an AWS_IAM Function URL (or an IAM-authorized API Gateway method) answers an unsigned request.
+            return (f"{display_url(url)} refused the request (HTTP {response.status_code}{detail}); if it is an "
+                    "AWS_IAM endpoint, connect with --sigv4")
         return f"{display_url(url)} refused the credentials from sign-in (HTTP {response.status_code}{detail})"
     if response.status_code == 404:
         log.warning("%s answered 404 Not Found: is the path of the MCP endpoint right?", display_url(url))

@@ -76,6 +76,11 @@ class ServerSpec:
             raise SpecError(f"{self.name}: scopes need sign_in=True")
 
     @property
+    def signed_requests(self) -> bool:
+        """Callers sign requests with SigV4 (an ``AWS_IAM`` Function URL): neither public nor signing callers in."""
+        return not (self.public or self.sign_in)
+
+    @property
     def package(self) -> str:
         """The package Lambda imports: the folder's name."""
         return self.folder.name

@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
                        help=f"default: $PORT or {DEFAULT_PORT}; 0 picks a free port")
+    serve.add_argument("--sigv4", action="store_true",
+                       help="servers deployed behind AWS_IAM Function URLs take only requests signed (SigV4) with your "
+                       "AWS credentials, as on AWS (try `mcp-lambda-proxy proxy ... --sigv4` against them)")
+    serve.add_argument("--profile", help="with --sigv4: the AWS profile whose credentials sign (default: $AWS_PROFILE)")
 
     token = commands.add_parser("token", help="a token from the development issuer of a running `serve`")
     token.add_argument("--email", default=os.environ.get("EMAIL") or "alice@company.com")
@@ -71,11 +75,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     servers = load(args.targets)
+    sigv4 = None
+    if args.sigv4:
+        from mcp_lambda.local.sigv4 import local_verifier
+
+        try:
+            sigv4 = local_verifier(args.profile)
+        except Exception as exc:  # botocore: unknown profile, unreadable config, ...
+            raise LocalError(str(exc)) from None
+    elif args.profile:
+        raise LocalError("--profile goes with --sigv4")
     # SIGTERM (an IDE's stop button, `kill`) ends the process as Ctrl-C does, through the `finally` below and
     # the interpreter's exit, where the embedded PostgreSQL is stopped.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        server = LocalServer(args.host, args.port, servers=servers, key_dir=local_dir() / "dev-oidc")
+        server = LocalServer(args.host, args.port, servers=servers, key_dir=local_dir() / "dev-oidc", sigv4=sigv4)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise LocalError(f"{args.host}:{args.port} is in use (another local server?): stop it, or choose "
@@ -85,7 +99,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise LocalError(str(exc)) from None
     try:
         for name in server.functions:
-            print(f"  {name:<18} {server.url(name)}", flush=True)
+            signed = "  (SigV4-signed requests only)" if sigv4 and server.servers[name].signed_requests else ""
+            print(f"  {name:<18} {server.url(name)}{signed}", flush=True)
         print(f"Serving on {server.base_url} (Ctrl-C to stop)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:

@@ -74,11 +74,13 @@ def function_url_event(
     source_ip: str = "127.0.0.1",
     domain_name: str = LOCAL_DOMAIN,
     request_id: str | None = None,
+    iam_caller: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event Lambda builds for a Function URL request (payload format 2.0).
 
     Repeated headers are joined with commas and `Cookie` becomes the `cookies` list, as Lambda does;
-    header names are lower-cased.
+    header names are lower-cased. `iam_caller` is the signer's identity an ``AWS_IAM`` URL adds as
+    ``requestContext.authorizer.iam``.
     """
     joined: dict[str, str] = {}
     cookies: list[str] = []
@@ -120,6 +122,8 @@ def function_url_event(
     }
     if cookies:
         event["cookies"] = cookies
+    if iam_caller is not None:
+        event["requestContext"]["authorizer"] = {"iam": dict(iam_caller)}
     return event
 
 

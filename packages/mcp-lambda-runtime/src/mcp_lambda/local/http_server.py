@@ -3,7 +3,8 @@
 Each server runs as a local function (`lambda_bridge.LocalFunction`): its handler in an execution environment
 of its own. Servers with sign-in trust the development issuer mounted at `/dev-oidc`, each with its own
 `resource` (its local URL), as each Lambda function has its own environment; servers with a database get
-`DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied.
+`DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied. Given a SigV4 verifier,
+servers deployed behind `AWS_IAM` Function URLs take only signed requests, as on AWS.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mcp_lambda.local.lambda_bridge import LocalFunction
 from mcp_lambda.local.oidc_http import IssuerRequest
 from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, DevIssuer
 from mcp_lambda.local.project import LOCAL_ENVIRONMENT, check_against_handler, import_handler
+from mcp_lambda.local.sigv4 import Refusal, SigV4Verifier, forbidden
 from mcp_lambda.spec import ServerSpec
 
 log = logging.getLogger("mcp_lambda.local")
@@ -48,6 +50,9 @@ class LocalServer:
     :param providers: the issuers servers with sign-in trust, as ``MCP_AUTH_CONFIG`` spells them (each
         server's ``resource`` is its local URL). Default: the development issuer at ``/dev-oidc``, unless
         ``MCP_AUTH_CONFIG`` is set for every server.
+    :param sigv4: verifies the signatures of requests to servers with ``signed_requests`` (``AWS_IAM`` Function
+        URLs on AWS), which then refuse unsigned ones with 403 as Lambda does. Default: none (unsigned
+        requests served).
     """
 
     def __init__(
@@ -58,12 +63,14 @@ class LocalServer:
         servers: Sequence[ServerSpec],
         key_dir: Path | None = None,
         providers: Sequence[Mapping[str, Any]] | None = None,
+        sigv4: SigV4Verifier | None = None,
     ) -> None:
         # What this server adds to the environment is taken back by close(), so a server that is gone
         # leaves no configuration behind for later servers or processes.
         self._environment_before = dict(os.environ)
         self.servers = {server.name: server for server in servers}
         self._providers = list(providers) if providers is not None else None
+        self.sigv4 = sigv4
         self.functions: dict[str, LocalFunction] = {}
         self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self))  # a busy port fails first
         self.httpd.daemon_threads = True
@@ -156,8 +163,16 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if self.command == "OPTIONS" and origin:
                 self._send(204, self._cors(origin), b"")
                 return
+            caller = None
+            if server.sigv4 is not None and server.servers[service].signed_requests:
+                caller = server.sigv4.verify(self.command, url.path, url.query, self.headers.items(), body)
+                if isinstance(caller, Refusal):
+                    log.warning("%s %s refused (as an AWS_IAM Function URL would): %s", self.command, url.path,
+                                caller.reason)
+                    self._send(*forbidden())
+                    return
             event = function_url_event(self.command, "/" + rest, query=url.query, headers=self.headers.items(),
-                                       body=body, source_ip=self.client_address[0])
+                                       body=body, source_ip=self.client_address[0], iam_caller=caller)
             status, headers, payload = response_parts(function.invoke(event))
             self._send(status, headers + (self._cors(origin) if origin else []), payload)
 
