@@ -37,7 +37,7 @@ Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many of the la
 class Message(BaseModel):
     id: int = Field(description="Message number, increasing in posting order.")
     text: str
-    author: str | None = Field(default=None, description="Who posted it, when the server knows.")
+    author: str | None = Field(default=None, description="Who posted it, when the server knows and may tell you.")
     created_at: datetime
 
 

@@ -1,8 +1,11 @@
 """Case 3: the messaging server behind OIDC sign-in (Google, Cognito or any OIDC issuer).
 
-Anyone may read; posting requires sign-in and the `messages:write` scope (or group), and each message
-is stored with the verified email of its author, taken from the token, never from the arguments.
-Issuers and audiences come from MCP_AUTH_CONFIG (the McpOidcAuth construct sets it).
+Connecting requires sign-in (the server challenges at connect, so every desktop client discovers it);
+posting requires the `messages:write` scope (or group), and each message is stored with the verified email
+of its author, taken from the token, never from the arguments. `get_messages` stays callable without a
+token (a script, a status page), but an anonymous caller never sees who wrote what: authors' email
+addresses are for signed-in callers. Issuers and audiences come from MCP_AUTH_CONFIG (the McpOidcAuth
+construct sets it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ WRITE_SCOPE = "messages:write"
 
 mcp = new_server(
     "secure-messaging",
-    instructions="A signed-in message channel: anyone may read with get_messages; post_message needs sign-in.",
+    instructions="A signed-in message channel: read with get_messages, post with post_message.",
     lifespan=database_lifespan,
 )
 
@@ -57,7 +60,11 @@ async def get_messages(
     limit: Limit = 10,
 ) -> list[Message]:
     """Retrieve latest messages with their authors, newest first (10 unless a limit is given)"""
-    return latest_messages(database(ctx), limit)
+    messages = latest_messages(database(ctx), limit)
+    if token_payload(ctx) is None:
+        # Authors are email addresses: personal data for signed-in colleagues, not for anonymous callers.
+        return [message.model_copy(update={"author": None}) for message in messages]
+    return messages
 
 
 @mcp.tool()

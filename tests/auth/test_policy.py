@@ -1,13 +1,20 @@
-"""The scope matrix: each tool for each kind of caller, and tools/list showing only what may be called."""
+"""The access policy, table by table: each tool for each kind of caller; discovery challenged at connect (or
+open, with anonymous browsing); tools/list showing every tool, marked where the caller cannot call it yet;
+authors hidden from anonymous readers."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from mcp_lambda.auth import PUBLIC, Access
+from mcp_lambda.auth.visibility import ACCESS_META_KEY
 from tests.auth.conftest import AUDIENCE
 from tests.runtime.lambda_events import FakeContext, response_json, v2_event
 
 LEGACY = {"mcp-protocol-version": "2025-11-25"}
+MODERN = "2026-07-28"
 ARGUMENTS = {"post_message": {"text": "matrix"}, "get_messages": {"limit": 1}, "whoami": {}}
 
 CALLERS = {
@@ -25,12 +32,14 @@ MATRIX = {
     "signed in, write scope": {"post_message": 200, "get_messages": 200, "whoami": 200},
     "write via a group": {"post_message": 200, "get_messages": 200, "whoami": 200},
 }
-VISIBLE = {
-    "anonymous": ["get_messages"],
-    "signed in, no scope": ["get_messages", "whoami"],
-    "signed in, write scope": ["get_messages", "post_message", "whoami"],
-    "write via a group": ["get_messages", "post_message", "whoami"],
+# caller -> the tools listed with what they still need (every tool is listed)
+MARKED = {
+    "anonymous": {"post_message": ["messages:write"], "whoami": []},
+    "signed in, no scope": {"post_message": ["messages:write"]},
+    "signed in, write scope": {},
+    "write via a group": {},
 }
+SENTENCES = {(): "Requires sign-in.", ("messages:write",): "Requires sign-in with the messages:write scope."}
 
 
 def request(handler, token, body, headers=LEGACY):
@@ -55,18 +64,102 @@ def test_scope_matrix(secure, issuer, admin, caller, tool):
         assert 'error="insufficient_scope"' in challenge and 'scope="messages:write"' in challenge
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize("revision", ["2025-11-25", "2026-07-28"])
-def test_tools_list_shows_each_caller_what_it_may_call(secure, issuer, caller, revision):
-    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+def discovery(method: str, revision: str) -> tuple[dict, dict]:
+    body = {"jsonrpc": "2.0", "id": 2, "method": method}
     headers = {"mcp-protocol-version": revision}
-    if revision == "2026-07-28":
+    if method == "initialize":
+        body["params"] = {"protocolVersion": revision, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    elif revision == MODERN:
         body["params"] = {"_meta": {"io.modelcontextprotocol/protocolVersion": revision,
                                     "io.modelcontextprotocol/clientCapabilities": {}}}
-        headers["mcp-method"] = "tools/list"
-    response = request(secure, CALLERS[caller](issuer), body, headers)
+        headers["mcp-method"] = method
+    return body, headers
+
+
+DISCOVERY = [("initialize", "2025-11-25"), ("tools/list", "2025-11-25"), ("ping", "2025-11-25"),
+             ("resources/list", "2025-11-25"), ("server/discover", MODERN), ("tools/list", MODERN)]
+
+
+@pytest.fixture
+def browsing(secure):
+    """The same server with anonymous browsing: discovery open, protected tools listed and marked."""
+    from mcp_lambda import McpLambdaRuntime
+    from secure_messaging.server import ACCESS, mcp
+
+    runtime = McpLambdaRuntime(mcp, access=dataclasses.replace(ACCESS, anonymous_browsing=True))
+    yield runtime
+    runtime.close()
+
+
+@pytest.mark.parametrize("method, revision", DISCOVERY)
+def test_an_anonymous_connect_is_challenged_so_clients_sign_in(secure, auth_log, method, revision):
+    body, headers = discovery(method, revision)
+    response = request(secure, None, body, headers)
+    assert response["statusCode"] == 401
+    challenge = response["headers"]["www-authenticate"]
+    assert challenge.startswith('Bearer resource_metadata="https://secure.example/.well-known/oauth-protected-resource/mcp"')
+    assert "error=" not in challenge, "no token is not an invalid token (RFC 6750 section 3.1)"
+    assert [f["reason"] for f in auth_log.failures()] == ["missing_token"]
+
+
+@pytest.mark.parametrize("method, revision", DISCOVERY)
+def test_signed_in_callers_and_anonymous_browsers_discover(secure, browsing, issuer, method, revision):
+    body, headers = discovery(method, revision)
+    assert request(secure, CALLERS["signed in, no scope"](issuer), body, headers)["statusCode"] == 200
+    assert request(browsing, None, body, headers)["statusCode"] == 200
+
+
+def test_a_policy_that_protects_nothing_never_challenges(secure, database_url):
+    from mcp_lambda import McpLambdaRuntime
+    from secure_messaging.server import mcp
+
+    open_runtime = McpLambdaRuntime(mcp, access=Access(default=PUBLIC))
+    try:
+        body, headers = discovery("tools/list", "2025-11-25")
+        response = request(open_runtime, None, body, headers)
+        assert response["statusCode"] == 200
+        assert all(ACCESS_META_KEY not in (t.get("_meta") or {}) for t in response_json(response)["result"]["tools"])
+    finally:
+        open_runtime.close()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("revision", ["2025-11-25", MODERN])
+def test_tools_list_shows_every_tool_marked_with_what_the_caller_lacks(secure, browsing, issuer, caller, revision):
+    runtime = browsing if caller == "anonymous" else secure
+    body, headers = discovery("tools/list", revision)
+    response = request(runtime, CALLERS[caller](issuer), body, headers)
     assert response["statusCode"] == 200
-    assert sorted(t["name"] for t in response_json(response)["result"]["tools"]) == VISIBLE[caller]
+    tools = {t["name"]: t for t in response_json(response)["result"]["tools"]}
+    assert sorted(tools) == ["get_messages", "post_message", "whoami"]
+    marked = {name: t["_meta"][ACCESS_META_KEY]["scopes"] for name, t in tools.items()
+              if ACCESS_META_KEY in (t.get("_meta") or {})}
+    assert marked == MARKED[caller]
+    for name, scopes in marked.items():
+        assert tools[name]["_meta"][ACCESS_META_KEY]["signIn"] is True
+        assert tools[name]["description"].endswith(SENTENCES[tuple(scopes)])
+    assert "Requires sign-in" not in tools["get_messages"]["description"], "a public tool is not marked"
+
+
+def test_anonymous_browsers_calling_a_protected_tool_get_the_challenge(browsing):
+    body = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "post_message", "arguments": {"text": "x"}}}
+    response = request(browsing, None, body)
+    assert response["statusCode"] == 401 and "resource_metadata=" in response["headers"]["www-authenticate"]
+
+
+@pytest.mark.parametrize("caller, sees_authors", [("anonymous", False), ("signed in, no scope", True)])
+def test_authors_are_shown_to_signed_in_readers_only(secure, issuer, admin, caller, sees_authors):
+    poster = CALLERS["signed in, write scope"](issuer)
+    post = {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+            "params": {"name": "post_message", "arguments": {"text": "who wrote this?"}}}
+    assert request(secure, poster, post)["statusCode"] == 200
+    read = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_messages", "arguments": {"limit": 1}}}
+    response = request(secure, CALLERS[caller](issuer), read)
+    assert response["statusCode"] == 200
+    [latest] = response_json(response)["result"]["structuredContent"]["result"]
+    assert latest["text"] == "who wrote this?"
+    assert latest.get("author") == ("dave@company.com" if sees_authors else None)
+    assert "dave@company.com" not in str(response["body"]) or sees_authors
 
 
 def test_whoami_returns_the_verified_claims(secure, issuer):

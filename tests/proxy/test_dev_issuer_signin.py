@@ -108,9 +108,9 @@ def test_the_proxy_signs_in_through_the_dev_issuer(local, env, tmp_path, config_
     assert len([step for step in browser_log(tmp_path) if "visit" in step]) == 1
 
 
-def test_check_signs_in_although_the_servers_ping_is_public(local, env, tmp_path, config_dir):
-    """`--check` (sign in from a terminal before a desktop client starts the proxy) on a server whose ping
-    needs no sign-in: the published RFC 9728 metadata starts the sign-in, and the tokens are kept."""
+def test_check_signs_in_from_a_terminal(local, env, tmp_path, config_dir):
+    """`--check` (sign in from a terminal before a desktop client starts the proxy): the server challenges the
+    proxy's ping, the browser signs in, and the tokens are kept for the desktop client's proxy."""
     url = local.url("secure-messaging")
 
     done = run_proxy("secure", url, "--check", env=env)

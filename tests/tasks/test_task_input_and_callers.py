@@ -66,9 +66,10 @@ def test_tasks_belong_to_their_caller_and_the_tool_sees_the_callers_claims(funct
         done = call(front, "tasks/get", {"taskId": task_id}, token=alice)["result"]
         assert done["result"]["content"][0]["text"] == "alice@company.com", "the worker ran it as alice"
 
-        for stranger in (bob, None):
+        # Another caller is told no such task; an anonymous one is challenged to sign in before anything else.
+        for stranger, code in ((bob, -32602), (None, -32001)):
             for method in ("tasks/get", "tasks/cancel"):
-                assert call(front, method, {"taskId": task_id}, token=stranger)["error"]["code"] == -32602
+                assert call(front, method, {"taskId": task_id}, token=stranger)["error"]["code"] == code
         assert call(front, "tasks/get", {"taskId": task_id}, token=alice)["result"]["status"] == "completed"
         record = function.tasks.lifecycle.store.get(task_id)
         assert "token" not in record.caller, "the bearer token itself is never stored"

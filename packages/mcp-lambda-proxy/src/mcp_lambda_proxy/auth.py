@@ -25,6 +25,8 @@ refresh and scope step-up. `ProxyAuth` wraps it with what a long-running proxy n
   proxy starts; the browser is opened with `webbrowser.open` (which honours `$BROWSER`) and the URL
   is printed to stderr too. A callback whose `state` differs from the request's is refused, and a
   denial (`error=access_denied`) ends the sign-in with the authorization server's reason.
+- **Signed in, say so.** After a sign-in in the browser succeeds, `on_sign_in` is awaited: the bridge
+  tells the desktop client that the server's tools changed (what a server shows depends on who asks).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import sys
 import threading
 import time
 import webbrowser
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -298,6 +300,7 @@ class ProxyAuth(httpx2.Auth):
         self._last_sign_in = 0.0
         self._sign_in_first: str | None = None
         self.sign_ins = 0  # authorization-code flows started by this process
+        self.on_sign_in: Callable[[], Awaitable[None]] | None = None  # awaited after each successful sign-in
         metadata = OAuthClientMetadata(
             client_name=f"{PROG} ({options.name})",
             redirect_uris=[AnyUrl(callback.redirect_uri)],
@@ -542,6 +545,8 @@ class ProxyAuth(httpx2.Auth):
                 await flow.aclose()
             if final is not None and not _challenged(final):
                 self._failed_sign_ins = 0
+                if self.sign_ins != sign_ins and self.on_sign_in is not None:
+                    await self.on_sign_in()
             elif self.sign_ins != sign_ins:
                 self._failed_sign_ins += 1
                 self._last_sign_in = self.clock()

@@ -203,6 +203,12 @@ class Bridge:
         finally:  # after the transport's exit, which ends a stateful server's session (DELETE)
             self._closed.set()
 
+    async def signed_in(self) -> None:
+        """The user signed in mid-session: the tools the server lists may differ now (protected ones callable,
+        no longer marked), so a desktop client that has connected is told to list them again."""
+        if self.era is not None:
+            await self.downstream.notify("notifications/tools/list_changed", None)
+
     async def aclose(self, timeout: float = 5.0) -> None:
         """Leave the upstream session in order (a stateful server is told the session ends), then return."""
         self._closing.set()
@@ -283,7 +289,7 @@ class Bridge:
             self.era = "legacy"
             self.downstream_version = result.protocol_version
             self._initialized_forwarded = anyio.Event()
-            return raw
+            return _announcing_tool_changes(raw)
 
     def _initialize_result_from_discover(self, session: ClientSession) -> dict[str, Any]:
         discover = session.discover_result
@@ -296,7 +302,7 @@ class Bridge:
         }
         if discover.instructions:
             result["instructions"] = discover.instructions
-        return result
+        return _announcing_tool_changes(result)
 
     async def _discover(self, params: dict[str, Any]) -> dict[str, Any]:
         """A desktop client that speaks 2026-07-28 itself probes the server through the proxy."""
@@ -315,7 +321,7 @@ class Bridge:
             raw = await self._adopt_modern(session, version if isinstance(version, str) else LATEST_MODERN_VERSION)
             self.era = "modern"
             self.downstream_version = None
-            return raw
+            return _announcing_tool_changes(raw)
 
     # -- requests from the desktop client --------------------------------------------------------------
 
@@ -487,6 +493,16 @@ class Bridge:
         if method == "notifications/cancelled":
             return  # the dispatcher cancelled the server request it names (and so our question to the client)
         await self.downstream.notify(method, params)
+
+
+def _announcing_tool_changes(result: dict[str, Any]) -> dict[str, Any]:
+    """`result` with `capabilities.tools.listChanged` set when the server has tools: the proxy sends
+    `notifications/tools/list_changed` itself after a sign-in (`Bridge.signed_in`)."""
+    capabilities = result.get("capabilities")
+    if not isinstance(capabilities, dict) or not isinstance(capabilities.get("tools"), dict):
+        return result
+    tools = {**capabilities["tools"], "listChanged": True}
+    return {**result, "capabilities": {**capabilities, "tools": tools}}
 
 
 def _model_or_none(model: type[BaseModel], value: Any) -> Any:

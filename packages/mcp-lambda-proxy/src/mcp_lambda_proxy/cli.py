@@ -357,6 +357,8 @@ async def _proxy(args: argparse.Namespace, auth: httpx2.Auth, oauth: ProxyAuth |
                     downstream=downstream,
                     task_group=tg,
                 )
+                if oauth is not None:
+                    oauth.on_sign_in = bridge.signed_in
                 await downstream.run(bridge.on_request, bridge.on_notify)
                 await bridge.aclose()  # the desktop client closed stdin: end the server's session too
                 tg.cancel_scope.cancel()
