@@ -49,9 +49,10 @@ def metadata(server: LocalServer, name: str) -> dict:
         return json.load(reply)
 
 
-def test_each_server_with_sign_in_names_its_own_url_and_trusts_the_dev_issuer(monkeypatch, database_url):
+def test_each_server_with_sign_in_names_its_own_url_and_trusts_the_local_issuers(monkeypatch, database_url):
     """Several servers with sign-in side by side: each has its own configuration, as each Lambda function
-    has its own environment (one process-wide MCP_AUTH_CONFIG could name only one resource)."""
+    has its own environment (one process-wide MCP_AUTH_CONFIG could name only one resource); each trusts the
+    local authorization server, which issues tokens for every one of them, and the development issuer."""
     monkeypatch.delenv("MCP_AUTH_CONFIG", raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)
     other = ServerSpec("secure-notes", SECURE_MESSAGING.folder, database=True, sign_in=True,
@@ -60,5 +61,7 @@ def test_each_server_with_sign_in_names_its_own_url_and_trusts_the_dev_issuer(mo
         for name in ("secure-messaging", "secure-notes"):
             document = metadata(server, name)
             assert document["resource"] == server.url(name)
-            assert document["authorization_servers"] == [f"{server.base_url}/dev-oidc"]
+            assert document["authorization_servers"] == [f"{server.base_url}/oauth", f"{server.base_url}/dev-oidc"]
+        with urllib.request.urlopen(f"{server.base_url}/.well-known/oauth-authorization-server/oauth") as reply:
+            assert sorted(json.load(reply)["scopes_supported"]) == sorted(set(SECURE_MESSAGING.scopes))
         assert "MCP_AUTH_CONFIG" not in os.environ

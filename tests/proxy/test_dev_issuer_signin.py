@@ -1,9 +1,11 @@
-"""The sign-in a developer tries locally: the proxy against `make serve`'s secure messaging service and its
-development issuer (mcp_lambda/local/oidc_authorize.py), nothing replaced.
+"""The sign-in a developer tries locally: the proxy against `make serve`'s secure messaging service, its
+authorization server (mcp_lambda.authorization, at /oauth) and the development issuer behind it, nothing
+replaced.
 
-LocalServer runs in a process of its own (serve_local.py, see there why), trusting its own /dev-oidc
-issuer as `make serve` does. The proxy discovers the issuer (RFC 9728, then RFC 8414), registers, and
-opens `$BROWSER`: form_browser.py, which fills in the sign-in page with an email and presses Sign in.
+LocalServer runs in a process of its own (serve_local.py, see there why), as `make serve` does. The proxy
+discovers the authorization server (RFC 9728, then RFC 8414), registers, and opens `$BROWSER`:
+form_browser.py, which fills in the development issuer's sign-in page with an email, then allows the
+request on the authorization server's consent page.
 """
 
 from __future__ import annotations
@@ -75,9 +77,9 @@ async def post_and_read(url: str, env: dict[str, str], stderr: Path, text: str):
     return me, posted, latest
 
 
-def test_the_proxy_signs_in_through_the_dev_issuer(local, env, tmp_path, config_dir):
+def test_the_proxy_signs_in_through_the_local_authorization_server(local, env, tmp_path, config_dir):
     url = local.url("secure-messaging")
-    issuer = f"{local.base_url}/dev-oidc"
+    issuer = f"{local.base_url}/oauth"
     text = f"signed in at the dev issuer {uuid.uuid4().hex[:8]}"
 
     me, posted, latest = anyio.run(post_and_read, url, env, tmp_path / "stderr", text)
@@ -92,14 +94,18 @@ def test_the_proxy_signs_in_through_the_dev_issuer(local, env, tmp_path, config_
 
     steps = browser_log(tmp_path)
     assert steps[0]["visit"].startswith(f"{issuer}/authorize?")
-    assert steps[1]["status"] == 200 and 'value="alice@company.com"' in steps[1]["page"]
-    assert steps[2]["button"] == "sign-in" and steps[2]["status"] == 302
-    assert steps[2]["location"].startswith("http://127.0.0.1:")
-    assert steps[3]["status"] == 200 and "Signed in" in steps[3]["body"]
+    assert steps[1]["redirect"] == f"{local.base_url}/dev-oidc/authorize", "signed in at the upstream provider"
+    assert steps[2]["status"] == 200 and 'value="alice@company.com"' in steps[2]["page"]
+    assert steps[3]["button"] == "sign-in" and steps[3]["status"] == 302
+    assert steps[4]["redirect"] == f"{issuer}/callback"
+    assert steps[5]["status"] == 200 and "Allow access" in steps[5]["page"] and EMAIL in steps[5]["page"]
+    assert steps[6]["button"] == "allow" and steps[6]["status"] == 302
+    assert steps[7]["status"] == 200 and "Signed in" in steps[7]["body"]
 
     record = json.loads((config_dir / "credentials.json").read_text())["servers"]["secure"]
-    assert record["client"]["token_endpoint_auth_method"] == "none", "registered dynamically, no --client-id"
+    assert record["client"]["client_id"].startswith("mcp-"), "registered dynamically, no --client-id"
     assert record["metadata"]["authorization_server"]["token_endpoint"] == f"{issuer}/token"
+    assert me.structured_content["iss"] == issuer
     assert record["secrets"]["refresh_token"]
 
     # The next run uses the stored token: no browser.
@@ -118,7 +124,7 @@ def test_check_signs_in_from_a_terminal(local, env, tmp_path, config_dir):
     assert done.returncode == 0, done.stderr
     assert "signed in, ready" in done.stdout
     assert [step["visit"].split("?")[0] for step in browser_log(tmp_path) if "visit" in step] == [
-        f"{local.base_url}/dev-oidc/authorize"]
+        f"{local.base_url}/oauth/authorize"]
     record = json.loads((config_dir / "credentials.json").read_text())["servers"]["secure"]
     assert record["secrets"]["refresh_token"]
     again = run_proxy("secure", url, "--check", env=env)
@@ -126,17 +132,22 @@ def test_check_signs_in_from_a_terminal(local, env, tmp_path, config_dir):
     assert len([step for step in browser_log(tmp_path) if "visit" in step]) == 1, "the kept tokens serve"
 
 
-def test_make_serve_publishes_the_issuer_where_clients_look(local):
-    """RFC 9728 names the issuer; RFC 8414 puts its metadata at the host's root, before the issuer's path."""
-    issuer = f"{local.base_url}/dev-oidc"
+def test_make_serve_publishes_the_authorization_server_where_clients_look(local):
+    """RFC 9728 names the authorization server first (then the development issuer, for `mcp-lambda token`);
+    RFC 8414 puts its metadata at the host's root, before the issuer's path; browser clients (Inspector) may
+    call its token endpoint across origins."""
+    issuer = f"{local.base_url}/oauth"
     with httpx.Client(timeout=10) as http:
         resource = http.get(f"{local.base_url}/.well-known/oauth-protected-resource/secure-messaging/mcp").json()
-        assert resource["authorization_servers"] == [issuer]
-        for path in ("/.well-known/oauth-authorization-server/dev-oidc", "/dev-oidc/.well-known/openid-configuration"):
-            metadata = http.get(local.base_url + path).json()
-            assert metadata["issuer"] == issuer
-            assert metadata["registration_endpoint"] == f"{issuer}/register"
+        assert resource["authorization_servers"] == [issuer, f"{local.base_url}/dev-oidc"]
+        metadata = http.get(f"{local.base_url}/.well-known/oauth-authorization-server/oauth").json()
+        assert metadata["issuer"] == issuer
+        assert metadata["registration_endpoint"] == f"{issuer}/register"
+        assert metadata["client_id_metadata_document_supported"] is True
+        assert metadata["code_challenge_methods_supported"] == ["S256"]
         preflight = http.options(f"{issuer}/token", headers={
             "origin": "http://localhost:6274", "access-control-request-method": "POST"})
         assert preflight.status_code == 204
-        assert preflight.headers["access-control-allow-origin"] == "http://localhost:6274"
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        upstream = http.get(f"{local.base_url}/dev-oidc/.well-known/openid-configuration").json()
+        assert "registration_endpoint" not in upstream, "the upstream offers no registration, as Cognito"

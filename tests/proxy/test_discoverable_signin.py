@@ -11,8 +11,9 @@ in on any 401). Each reaches `post_message`:
   and then sends `notifications/tools/list_changed`; the connect-only client cannot there, which is why
   challenging at connect is the default.
 
-The sign-in page is the development issuer's own (mcp_lambda/local/oidc_authorize.py), filled in as a person
-would: the direct clients drive it in-process, the proxy through `$BROWSER` (form_browser.py).
+The pages are `make serve`'s own (the development issuer's sign-in, the authorization server's consent), filled
+in as a person would: the direct clients drive them in-process, the proxy through `$BROWSER`
+(form_browser.py, whose `walk` both use).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx
@@ -40,7 +41,7 @@ from pydantic import AnyUrl
 
 from mcp_lambda.auth.visibility import ACCESS_META_KEY
 from tests.proxy.conftest import SERVE_LOCAL, LocalServers
-from tests.proxy.form_browser import Form
+from tests.proxy.form_browser import walk
 from tests.proxy.helpers import ROOT, proxied_client, proxy_env, run_proxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
@@ -118,14 +119,14 @@ class SignInPage:
 
     async def redirect(self, authorization_url: str) -> None:
         self.visits += 1
-        async with httpx.AsyncClient(timeout=30) as http:
-            page = await http.get(authorization_url)
-            form = Form()
-            form.feed(page.text)
-            name, value = form.buttons[0]
-            answer = await http.post(urljoin(authorization_url, form.action),
-                                     data={**form.fields, "email": EMAIL, name: value})
-        query = parse_qs(urlsplit(answer.headers["location"]).query)
+
+        def browse() -> str | None:
+            with httpx.Client(timeout=30) as http:
+                return walk(http, authorization_url, typed={"email": EMAIL})
+
+        target = await anyio.to_thread.run_sync(browse)
+        assert target is not None, "the sign-in pages could not be answered"
+        query = parse_qs(urlsplit(target).query)
         self._result = AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0],
                                                iss=query.get("iss", [None])[0])
 

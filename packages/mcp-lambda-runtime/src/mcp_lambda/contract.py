@@ -46,6 +46,16 @@ MCP_TASKS_POLL_INTERVAL_MS = "MCP_TASKS_POLL_INTERVAL_MS"
 MCP_TASKS_HEARTBEAT_SECONDS = "MCP_TASKS_HEARTBEAT_SECONDS"
 MCP_TASKS_START_TIMEOUT_SECONDS = "MCP_TASKS_START_TIMEOUT_SECONDS"
 
+# -- environment variables: the authorization server (mcp_lambda.authorization.config.AuthorizationConfig) -----
+MCP_AS_CONFIG = "MCP_AS_CONFIG"
+"""JSON: issuer, the resources (MCP servers) it issues tokens for, the upstream identity provider, scope rules."""
+MCP_AS_TABLE = "MCP_AS_TABLE"
+"""The DynamoDB table of clients, pending sign-ins, codes, refresh-token families and fetched client metadata."""
+MCP_AS_KMS_KEY_ID = "MCP_AS_KMS_KEY_ID"
+"""The asymmetric KMS key (SIGN_VERIFY) that signs access tokens."""
+MCP_AS_UPSTREAM_SECRET_ARN = "MCP_AS_UPSTREAM_SECRET_ARN"
+"""The Secrets Manager secret holding the upstream identity provider's client secret."""
+
 # -- environment variables read by Powertools itself (the logger's service, the metrics' namespace) --------
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -76,6 +86,10 @@ PROTECTED_RESOURCE_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 # -- handlers ------------------------------------------------------------------------------------------------
 MIGRATIONS_HANDLER = "mcp_lambda.migrations.handler"
+
+# -- the authorization server's table ------------------------------------------------------------------------
+AS_TABLE_PARTITION_KEY = "pk"
+AS_TABLE_TTL_ATTRIBUTE = "expires_at"
 
 # -- tasks: the asynchronous event that runs one, and the table that keeps them -----------------------------
 TASK_EVENT_KEY = "mcp_task"

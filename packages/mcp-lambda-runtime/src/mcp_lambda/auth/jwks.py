@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 
 REFRESH_INTERVAL = 60.0
@@ -45,10 +46,16 @@ class IssuerKeys:
 
     def _discover(self) -> str:
         if self._jwks_uri is None:
-            # OpenID Connect Discovery §4: the issuer's terminating "/" goes before the well-known suffix,
-            # and the document must name the issuer exactly as configured.
-            document = fetch_json(f"{self.issuer.rstrip('/')}/.well-known/openid-configuration")
-            if document.get("issuer") != self.issuer:
+            # OpenID Connect Discovery §4 (the issuer's terminating "/" goes before the well-known suffix), else
+            # RFC 8414 §3 (the well-known part goes between the host and the issuer's path), for authorization
+            # servers that are not OpenID providers; either document must name the issuer exactly as configured.
+            try:
+                document = fetch_json(f"{self.issuer.rstrip('/')}/.well-known/openid-configuration")
+            except (OSError, ValueError):
+                parts = urlsplit(self.issuer)
+                path = parts.path.rstrip("/")
+                document = fetch_json(f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}")
+            if not isinstance(document, dict) or document.get("issuer") != self.issuer:
                 raise KeyUnavailable("discovery document names another issuer")
             self._jwks_uri = document["jwks_uri"]
         return self._jwks_uri

@@ -128,7 +128,8 @@ class TokenValidator:
 
     def _verify(self, token: str, key: Any, algorithm: str, provider: Provider, resource: str | None) -> dict[str, Any]:
         audiences = [*provider.audiences, *([resource] if resource else [])]
-        cognito = provider.kind == "cognito"  # Cognito access tokens carry client_id, not aud
+        # Cognito access tokens carry client_id, not aud (its ID tokens, read by the authorization server, have aud).
+        cognito = provider.kind == "cognito" and not provider.id_tokens
         try:
             return jwt.decode(
                 token,
@@ -156,7 +157,7 @@ class TokenValidator:
     def _check_provider_rules(self, provider: Provider, claims: dict[str, Any]) -> None:
         if claims["iat"] > time.time() + LEEWAY_SECONDS:
             raise AuthFailure("not_yet_valid", "the token was issued in the future", provider.issuer)
-        if provider.kind == "cognito" and claims.get("client_id") not in provider.audiences:
+        if provider.kind == "cognito" and not provider.id_tokens and claims.get("client_id") not in provider.audiences:
             raise AuthFailure("wrong_audience", "the token was issued for another app client", provider.issuer)
         audiences = claims.get("aud")
         if provider.id_tokens and isinstance(audiences, list) and len(audiences) > 1 and (

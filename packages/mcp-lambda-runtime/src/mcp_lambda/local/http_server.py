@@ -1,8 +1,10 @@
 """The local HTTP server: `/<server>/<path>` is handed to that server's Lambda handler as `/<path>`.
 
 Each server runs as a local function (`lambda_bridge.LocalFunction`): its handler in an execution environment
-of its own. Servers with sign-in trust the development issuer mounted at `/dev-oidc`, each with its own
-`resource` (its local URL), as each Lambda function has its own environment; servers with a database get
+of its own. Servers with sign-in trust the authorization server mounted at `/oauth` (the deployed one's Lambda
+handler, signing people in at the development issuer at `/dev-oidc`) and the development issuer itself (for
+`mcp-lambda token`), each with its own `resource` (its local URL), as each Lambda function has its own
+environment; servers with a database get
 `DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied. Given a SigV4 verifier,
 servers deployed behind `AWS_IAM` Function URLs take only signed requests, as on AWS.
 """
@@ -20,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_lambda import contract as c
+from mcp_lambda.local.authorization import LocalAuthorization
 from mcp_lambda.local.database import prepare_local_database
 from mcp_lambda.local.events import function_url_event, response_parts
 from mcp_lambda.local.lambda_bridge import LocalFunction
@@ -78,7 +81,13 @@ class LocalServer:
         try:
             for key, value in LOCAL_ENVIRONMENT.items():
                 os.environ.setdefault(key, value)
-            self.issuer = DevIssuer(f"{self.base_url}/{ISSUER_PATH}", key_dir)
+            signing_in = [server for server in servers if server.sign_in]
+            self.authorization = LocalAuthorization(
+                self.base_url, f"{self.base_url}/{ISSUER_PATH}", key_dir=key_dir,
+                resources=[self.url(server.name) for server in signing_in],
+                scopes=sorted({scope for server in signing_in for scope in server.scopes})) if signing_in else None
+            self.issuer = DevIssuer(f"{self.base_url}/{ISSUER_PATH}", key_dir,
+                                    client=self.authorization.upstream_client if self.authorization else None)
             for server in servers:
                 check_against_handler(server, import_handler(server))
             migrations = [d for server in servers if server.database for d in server.migration_dirs]
@@ -93,11 +102,13 @@ class LocalServer:
             raise
 
     def _environment(self, server: ServerSpec) -> dict[str, str]:
-        """The server's own variables: sign-in trusts `providers` (the development issuer by default), for
-        this server's URL, unless MCP_AUTH_CONFIG is set for all of them."""
+        """The server's own variables: sign-in trusts `providers` (by default the local authorization server and
+        the development issuer), for this server's URL, unless MCP_AUTH_CONFIG is set for all of them."""
         if not server.sign_in or (self._providers is None and c.MCP_AUTH_CONFIG in self._environment_before):
             return {}
-        providers = self._providers or [{"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}]
+        assert self.authorization is not None  # made when any server signs callers in
+        providers = self._providers or [{"issuer": self.authorization.issuer, "audiences": []},
+                                        {"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}]
         return {c.MCP_AUTH_CONFIG: json.dumps({"resource": self.url(server.name), "providers": providers})}
 
     @property
@@ -148,6 +159,13 @@ def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             issuer_path = server.issuer.issuer_path(url.path)
             if issuer_path is not None:
                 self._issuer(issuer_path, url.query, body)
+                return
+            authorization = server.authorization
+            authorization_path = authorization.event_path(url.path) if authorization else None
+            if authorization is not None and authorization_path is not None:
+                event = function_url_event(self.command, authorization_path, query=url.query,
+                                           headers=self.headers.items(), body=body, source_ip=self.client_address[0])
+                self._send(*response_parts(authorization.handler(event)))
                 return
             if url.path.startswith(c.PROTECTED_RESOURCE_WELL_KNOWN + "/"):
                 # RFC 9728 puts a resource's metadata at the host's root: /.well-known/…/<service>/mcp

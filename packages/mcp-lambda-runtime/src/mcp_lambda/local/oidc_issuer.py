@@ -3,15 +3,15 @@
 It signs real tokens (RS256 by default, ES256 on request) with keys kept in `.local/dev-oidc/` (under the
 directory the local server runs in) and
 publishes what a real issuer publishes: the discovery document (also as RFC 8414 metadata) and the
-JWKS. Tokens come from `make token EMAIL=alice@company.com`, or from a browser sign-in through its
-authorization server (mcp_lambda/local/oidc_authorize.py), as the proxy does. `make serve` mounts it at
+JWKS. Access tokens come from `mcp-lambda token --email alice@company.com`; given a registered client (the
+local authorization server, mcp_lambda.authorization), it also signs people in through the browser and issues
+ID tokens (mcp_lambda/local/oidc_sign_in.py), as Cognito does for the deployed one. `make serve` mounts it at
 `http://127.0.0.1:$PORT/dev-oidc`; tests run it on its own loopback port. It is for loopback use only:
 anyone who can reach it can get a token.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -28,12 +28,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from mcp_lambda.local.oidc_authorize import AuthorizationServer
 from mcp_lambda.local.oidc_http import IssuerRequest, Reply, json_reply
+from mcp_lambda.local.oidc_sign_in import RegisteredClient, SignIn
 
 DEV_AUDIENCE = "mcp-local"
 DEV_SCOPES = ("messages:write",)
-AS_METADATA = "/.well-known/oauth-authorization-server"
 
 
 def _load_or_create(path: Path, create: Any) -> Any:
@@ -48,9 +47,9 @@ def _load_or_create(path: Path, create: Any) -> Any:
 
 
 class DevIssuer:
-    """Keys, discovery document, JWKS, token minting and the authorization server of one issuer URL."""
+    """Keys, discovery document, JWKS, token minting and (for `client`) the browser sign-in of one issuer URL."""
 
-    def __init__(self, issuer: str, key_dir: Path | None = None) -> None:
+    def __init__(self, issuer: str, key_dir: Path | None = None, *, client: RegisteredClient | None = None) -> None:
         self.issuer = issuer.rstrip("/")
         if key_dir is None:  # throwaway keys (tests); the local server keeps its keys in .local/dev-oidc
             self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -60,19 +59,13 @@ class DevIssuer:
                                            lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
             self.ec_key = _load_or_create(key_dir / "ec.pem", lambda: ec.generate_private_key(ec.SECP256R1()))
         self.kids = {"RS256": "dev-rsa-1", "ES256": "dev-ec-1"}
-        # Client IDs are signed with a key derived from the RSA key, so they outlive a restart as it does.
-        rsa_der = self.rsa_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption())
-        self.authorization = AuthorizationServer(
-            self.issuer, self.mint, audience=DEV_AUDIENCE, scopes=DEV_SCOPES,
-            client_key=hashlib.sha256(b"dev-oidc client ids\0" + rsa_der).digest(),
-        )
+        self.sign_in = SignIn(self.issuer, self.mint, client, default_groups=DEV_SCOPES) if client else None
 
     def discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks.json",
-            **self.authorization.metadata(),
+            **(self.sign_in.metadata() if self.sign_in else {}),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         }
@@ -103,32 +96,28 @@ class DevIssuer:
                                    **(headers or {})})
 
     def handle(self, request: IssuerRequest) -> Reply:
-        """Answer a request to a path of the issuer: its documents, else its authorization server."""
-        documents = {"/.well-known/openid-configuration": self.discovery, AS_METADATA: self.discovery,
-                     "/jwks.json": self.jwks}
+        """Answer a request to a path of the issuer: its documents, else its sign-in."""
+        documents = {"/.well-known/openid-configuration": self.discovery, "/jwks.json": self.jwks}
         if request.path in documents:
             if request.method not in ("GET", "HEAD"):
                 return json_reply(405, {"error": "method_not_allowed"}, ("allow", "GET"))
             return json_reply(200, documents[request.path]())
-        return self.authorization.handle(request)
+        if self.sign_in is None:
+            return json_reply(404, {"error": "not_found"})
+        return self.sign_in.handle(request)
 
     def issuer_path(self, path: str) -> str | None:
-        """The issuer-relative path a server should hand to `handle`, or None if `path` is not the issuer's.
-
-        Besides the issuer's own URLs this is RFC 8414's metadata URL, where the well-known part goes
-        between the host and the issuer's path (`/.well-known/oauth-authorization-server/dev-oidc`): the
-        first URL the MCP SDK's client asks for."""
+        """The issuer-relative path a server should hand to `handle`, or None if `path` is not the issuer's."""
         prefix = urlsplit(self.issuer).path
-        if prefix and path == AS_METADATA + prefix:
-            return AS_METADATA
         if path.startswith(prefix + "/"):
             return path[len(prefix):]
         return None
 
 
 @contextmanager
-def serve_issuer(key_dir: Path | None = None) -> Iterator[DevIssuer]:
-    """A DevIssuer on its own loopback port, for tests; counts the requests it answers."""
+def serve_issuer(key_dir: Path | None = None, *, client: RegisteredClient | None = None) -> Iterator[DevIssuer]:
+    """A DevIssuer on its own loopback port, for tests (signing people in for `client`, if given); records the
+    requests it answers."""
     issuer_box: dict[str, DevIssuer] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -153,7 +142,7 @@ def serve_issuer(key_dir: Path | None = None) -> Iterator[DevIssuer]:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    issuer = DevIssuer(f"http://127.0.0.1:{httpd.server_address[1]}", key_dir)
+    issuer = DevIssuer(f"http://127.0.0.1:{httpd.server_address[1]}", key_dir, client=client)
     issuer.requests = []  # type: ignore[attr-defined]
     issuer_box["issuer"] = issuer
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
