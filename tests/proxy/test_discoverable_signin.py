@@ -22,26 +22,20 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from pydantic import AnyUrl
 
 from mcp_lambda.auth.visibility import ACCESS_META_KEY
 from tests.proxy.conftest import SERVE_LOCAL, LocalServers
-from tests.proxy.form_browser import walk
+from tests.proxy.sdk_oauth import SignInPage, direct_client, oauth_provider
 from tests.proxy.helpers import ROOT, proxied_client, proxy_env, run_proxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
@@ -92,56 +86,6 @@ def browsing(database_url) -> Iterator[str]:
 # --- direct clients: the SDK's OAuth client, the sign-in page filled in-process ---------------------
 
 
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-class SignInPage:
-    """A person at the development issuer's sign-in page: types the email, presses Sign in."""
-
-    def __init__(self) -> None:
-        self.visits = 0
-        self._result: AuthorizationCodeResult | None = None
-
-    async def redirect(self, authorization_url: str) -> None:
-        self.visits += 1
-
-        def browse() -> str | None:
-            with httpx.Client(timeout=30) as http:
-                return walk(http, authorization_url, typed={"email": EMAIL})
-
-        target = await anyio.to_thread.run_sync(browse)
-        assert target is not None, "the sign-in pages could not be answered"
-        query = parse_qs(urlsplit(target).query)
-        self._result = AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0],
-                                               iss=query.get("iss", [None])[0])
-
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self._result is not None
-        return self._result
-
-
-def oauth_provider(url: str, page: SignInPage) -> OAuthClientProvider:
-    metadata = OAuthClientMetadata(client_name="discoverable-sign-in test", redirect_uris=[AnyUrl("http://127.0.0.1:9/callback")],
-                                   grant_types=["authorization_code", "refresh_token"], response_types=["code"])
-    return OAuthClientProvider(server_url=url, client_metadata=metadata, storage=MemoryStorage(),
-                               redirect_handler=page.redirect, callback_handler=page.callback)
-
-
 class SignsInOnlyAtConnect(httpx2.Auth):
     """A client that runs sign-in while connecting and never again: once connected, a 401 is just an error."""
 
@@ -166,13 +110,6 @@ class SignsInOnlyAtConnect(httpx2.Auth):
                 break
 
 
-@asynccontextmanager
-async def direct_client(url: str, auth: httpx2.Auth) -> AsyncIterator[Client]:
-    async with httpx2.AsyncClient(auth=auth, timeout=60) as http:
-        async with Client(streamable_http_client(url, http_client=http)) as client:
-            yield client
-
-
 async def post_through(client: Client, listed_only: bool) -> Any:
     """What the client does: list the tools, then post (a listed-only client only if post_message is listed)."""
     listed = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -183,7 +120,7 @@ async def post_through(client: Client, listed_only: bool) -> Any:
 
 
 def connect_only(url: str) -> tuple[Any, SignInPage]:
-    page = SignInPage()
+    page = SignInPage(EMAIL)
     auth = SignsInOnlyAtConnect(oauth_provider(url, page))
 
     async def run() -> Any:
@@ -195,7 +132,7 @@ def connect_only(url: str) -> tuple[Any, SignInPage]:
 
 
 def listed_only(url: str) -> tuple[Any, SignInPage, list[Any]]:
-    page = SignInPage()
+    page = SignInPage(EMAIL)
     seen: list[Any] = []
 
     async def run() -> Any:

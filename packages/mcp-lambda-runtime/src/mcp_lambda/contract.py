@@ -49,12 +49,16 @@ MCP_TASKS_START_TIMEOUT_SECONDS = "MCP_TASKS_START_TIMEOUT_SECONDS"
 # -- environment variables: the authorization server (mcp_lambda.authorization.config.AuthorizationConfig) -----
 MCP_AS_CONFIG = "MCP_AS_CONFIG"
 """JSON: issuer, the resources (MCP servers) it issues tokens for, the upstream identity provider, scope rules."""
+MCP_AS_CONFIG_PARAMETER = "MCP_AS_CONFIG_PARAMETER"
+"""The name of an SSM parameter holding that JSON, read at the first request: deployed, the configuration names
+the function's own URL and the MCP servers' URLs, which its environment cannot (CloudFormation cycles)."""
 MCP_AS_TABLE = "MCP_AS_TABLE"
 """The DynamoDB table of clients, pending sign-ins, codes, refresh-token families and fetched client metadata."""
 MCP_AS_KMS_KEY_ID = "MCP_AS_KMS_KEY_ID"
 """The asymmetric KMS key (SIGN_VERIFY) that signs access tokens."""
-MCP_AS_UPSTREAM_SECRET_ARN = "MCP_AS_UPSTREAM_SECRET_ARN"
-"""The Secrets Manager secret holding the upstream identity provider's client secret."""
+MCP_AS_UPSTREAM_SECRET = "MCP_AS_UPSTREAM_SECRET"
+"""The name (or ARN) of the Secrets Manager secret holding the upstream client's secret: the string, or JSON
+with a `client_secret` field."""
 
 # -- environment variables read by Powertools itself (the logger's service, the metrics' namespace) --------
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"

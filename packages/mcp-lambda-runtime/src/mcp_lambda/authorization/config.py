@@ -1,5 +1,5 @@
-"""The authorization server's configuration: the JSON in `MCP_AS_CONFIG`, set by the McpAuthorizationServer
-construct (or by the local server).
+"""The authorization server's configuration: JSON in `MCP_AS_CONFIG`, or in the SSM parameter named by
+`MCP_AS_CONFIG_PARAMETER` (as the McpAuthorizationServer construct deploys it), or given by the local server.
 
     {
       "issuer": "https://abc.lambda-url.eu-west-1.on.aws",         # this authorization server (RFC 8414)
@@ -18,7 +18,7 @@ construct (or by the local server).
       "access_token_lifetime": 3600, "refresh_token_lifetime": 2592000
     }
 
-The upstream client's secret is not in it: it comes from Secrets Manager (`MCP_AS_UPSTREAM_SECRET_ARN`) or,
+The upstream client's secret is not in it: it comes from Secrets Manager (`MCP_AS_UPSTREAM_SECRET`) or,
 locally, from the `client_secret` field. A rule grants its scope to people in one of its `groups` (Cognito
 groups, or an OIDC `groups` claim), to people whose verified email is in one of its `domains`, or to
 `everyone` the upstream signs in (after `allowed_domains`, which decides who may sign in at all).
@@ -125,12 +125,21 @@ class AuthorizationConfig:
         return config
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AuthorizationConfig:
+    def from_environment(cls, environ: Mapping[str, str] | None = None, *, ssm: Any = None) -> AuthorizationConfig:
+        """From `MCP_AS_CONFIG`, else from the SSM parameter `MCP_AS_CONFIG_PARAMETER` names (`ssm`: a boto3
+        SSM client, made when needed)."""
         environ = os.environ if environ is None else environ
         text = environ.get(c.MCP_AS_CONFIG)
-        if not text:
-            raise AuthorizationConfigError(f"{c.MCP_AS_CONFIG} is not set")
-        return cls.parse(text)
+        if text:
+            return cls.parse(text)
+        name = environ.get(c.MCP_AS_CONFIG_PARAMETER)
+        if not name:
+            raise AuthorizationConfigError(f"neither {c.MCP_AS_CONFIG} nor {c.MCP_AS_CONFIG_PARAMETER} is set")
+        if ssm is None:
+            import boto3
+
+            ssm = boto3.client("ssm")
+        return cls.parse(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 
 
 def _url(value: Any, name: str) -> str:

@@ -3,7 +3,7 @@
 The service is built once per execution environment, at the first request (the KMS public key, the upstream
 client secret and the upstream discovery document are read then, not at import, so a cold start that only
 answers a metadata request stays cheap), from the environment the McpAuthorizationServer construct sets:
-`MCP_AS_CONFIG`, `MCP_AS_TABLE`, `MCP_AS_KMS_KEY_ID`, `MCP_AS_UPSTREAM_SECRET_ARN`.
+`MCP_AS_CONFIG_PARAMETER` (or `MCP_AS_CONFIG`), `MCP_AS_TABLE`, `MCP_AS_KMS_KEY_ID`, `MCP_AS_UPSTREAM_SECRET`.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ def service_from_environment(environ: Mapping[str, str] | None = None) -> Author
 def _upstream_secret(environ: Mapping[str, str]) -> str | None:
     """The upstream client secret from Secrets Manager: the secret's string, or its `client_secret` field
     when it is JSON (as Cognito app client secrets are stored by the construct)."""
-    arn = environ.get(c.MCP_AS_UPSTREAM_SECRET_ARN)
-    if not arn:
+    secret_id = environ.get(c.MCP_AS_UPSTREAM_SECRET)
+    if not secret_id:
         return None
     import boto3
 
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     try:
         document = json.loads(value)
     except ValueError:
