@@ -18,12 +18,16 @@ MODERN = "2026-07-28"
 ARGUMENTS = {"post_message": {"text": "matrix"}, "get_messages": {"limit": 1}, "whoami": {}}
 
 CALLERS = {
-    "anonymous": lambda issuer: None,
-    "signed in, no scope": lambda issuer: issuer.mint("carol@company.com", audience=AUDIENCE, scopes=()),
-    "signed in, write scope": lambda issuer: issuer.mint("dave@company.com", audience=AUDIENCE,
+    "anonymous": lambda issuer, second: None,
+    "signed in, no scope": lambda issuer, second: issuer.mint("carol@company.com", audience=AUDIENCE, scopes=()),
+    "signed in, write scope": lambda issuer, second: issuer.mint("dave@company.com", audience=AUDIENCE,
                                                          scopes=("messages:write",)),
-    "write via a group": lambda issuer: issuer.mint("erin@company.com", audience=AUDIENCE, scopes=(),
+    "write via a group": lambda issuer, second: issuer.mint("erin@company.com", audience=AUDIENCE, scopes=(),
                                                     groups=["messages:write"]),
+    # client credentials: no person, no email; the client is the subject (from an issuer whose provider has no
+    # allowed_domains: that rule admits only people of those domains)
+    "machine client": lambda issuer, second: second.mint(None, audience="second-client", sub="reporting-job",
+                                                         scopes=("messages:write",)),
 }
 # caller -> tool -> expected HTTP status
 MATRIX = {
@@ -31,6 +35,7 @@ MATRIX = {
     "signed in, no scope": {"post_message": 403, "get_messages": 200, "whoami": 200},
     "signed in, write scope": {"post_message": 200, "get_messages": 200, "whoami": 200},
     "write via a group": {"post_message": 200, "get_messages": 200, "whoami": 200},
+    "machine client": {"post_message": 200, "get_messages": 200, "whoami": 200},
 }
 # caller -> the tools listed with what they still need (every tool is listed)
 MARKED = {
@@ -38,6 +43,7 @@ MARKED = {
     "signed in, no scope": {"post_message": ["messages:write"]},
     "signed in, write scope": {},
     "write via a group": {},
+    "machine client": {},
 }
 SENTENCES = {(): "Requires sign-in.", ("messages:write",): "Requires sign-in with the messages:write scope."}
 
@@ -51,10 +57,10 @@ def request(handler, token, body, headers=LEGACY):
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("tool", ["post_message", "get_messages", "whoami"])
-def test_scope_matrix(secure, issuer, admin, caller, tool):
+def test_scope_matrix(secure, issuer, second_issuer, admin, caller, tool):
     before = admin.run("SELECT count(*) FROM messages")[0][0]
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": ARGUMENTS[tool]}}
-    response = request(secure, CALLERS[caller](issuer), body)
+    response = request(secure, CALLERS[caller](issuer, second_issuer), body)
     expected = MATRIX[caller][tool]
     assert response["statusCode"] == expected
     wrote = admin.run("SELECT count(*) FROM messages")[0][0] - before
@@ -103,9 +109,9 @@ def test_an_anonymous_connect_is_challenged_so_clients_sign_in(secure, auth_log,
 
 
 @pytest.mark.parametrize("method, revision", DISCOVERY)
-def test_signed_in_callers_and_anonymous_browsers_discover(secure, browsing, issuer, method, revision):
+def test_signed_in_callers_and_anonymous_browsers_discover(secure, browsing, issuer, second_issuer, method, revision):
     body, headers = discovery(method, revision)
-    assert request(secure, CALLERS["signed in, no scope"](issuer), body, headers)["statusCode"] == 200
+    assert request(secure, CALLERS["signed in, no scope"](issuer, second_issuer), body, headers)["statusCode"] == 200
     assert request(browsing, None, body, headers)["statusCode"] == 200
 
 
@@ -125,10 +131,11 @@ def test_a_policy_that_protects_nothing_never_challenges(secure, database_url):
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("revision", ["2025-11-25", MODERN])
-def test_tools_list_shows_every_tool_marked_with_what_the_caller_lacks(secure, browsing, issuer, caller, revision):
+def test_tools_list_shows_every_tool_marked_with_what_the_caller_lacks(secure, browsing, issuer, second_issuer, caller,
+                                                                      revision):
     runtime = browsing if caller == "anonymous" else secure
     body, headers = discovery("tools/list", revision)
-    response = request(runtime, CALLERS[caller](issuer), body, headers)
+    response = request(runtime, CALLERS[caller](issuer, second_issuer), body, headers)
     assert response["statusCode"] == 200
     tools = {t["name"]: t for t in response_json(response)["result"]["tools"]}
     assert sorted(tools) == ["get_messages", "post_message", "whoami"]
@@ -148,13 +155,13 @@ def test_anonymous_browsers_calling_a_protected_tool_get_the_challenge(browsing)
 
 
 @pytest.mark.parametrize("caller, sees_authors", [("anonymous", False), ("signed in, no scope", True)])
-def test_authors_are_shown_to_signed_in_readers_only(secure, issuer, admin, caller, sees_authors):
-    poster = CALLERS["signed in, write scope"](issuer)
+def test_authors_are_shown_to_signed_in_readers_only(secure, issuer, second_issuer, admin, caller, sees_authors):
+    poster = CALLERS["signed in, write scope"](issuer, second_issuer)
     post = {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
             "params": {"name": "post_message", "arguments": {"text": "who wrote this?"}}}
     assert request(secure, poster, post)["statusCode"] == 200
     read = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_messages", "arguments": {"limit": 1}}}
-    response = request(secure, CALLERS[caller](issuer), read)
+    response = request(secure, CALLERS[caller](issuer, second_issuer), read)
     assert response["statusCode"] == 200
     [latest] = response_json(response)["result"]["structuredContent"]["result"]
     assert latest["text"] == "who wrote this?"

@@ -147,3 +147,17 @@ def test_the_derived_resource_is_an_accepted_audience(issuer):
     token = issuer.mint(audience="https://abc.lambda-url.eu-west-1.on.aws/mcp")
     assert check.validate(token, "https://abc.lambda-url.eu-west-1.on.aws/mcp").subject
     assert reason(check, token) == "wrong_audience"
+
+
+def test_cognito_client_credentials_tokens_act_for_the_machine_client(issuer):
+    """A headless client (a Cognito app client with a secret, client_credentials grant): an access token with
+    no person behind it, so no email, the app client as subject, its resource-server scopes."""
+    check = validator(issuer, issuer=COGNITO, audiences=["app-client-1", "machine-client"])
+    token = issuer.mint(None, iss=COGNITO, audience=None, token_use="access", client_id="machine-client",
+                        sub="machine-client", scopes=("mcp/messages:write",))
+    caller = check.validate(token)
+    assert caller.email is None and caller.subject == "machine-client" and caller.client_id == "machine-client"
+    assert "messages:write" in caller.scopes
+    unlisted = issuer.mint(None, iss=COGNITO, audience=None, token_use="access", client_id="another-machine",
+                           sub="another-machine", scopes=("mcp/messages:write",))
+    assert reason(check, unlisted) == "wrong_audience", "only app clients the deployment names"

@@ -78,15 +78,17 @@ class DevIssuer:
             {**ec_jwk, "kid": self.kids["ES256"], "use": "sig", "alg": "ES256"},
         ]}
 
-    def mint(self, email: str = "alice@company.com", *, audience: str | list[str] = DEV_AUDIENCE,
+    def mint(self, email: str | None = "alice@company.com", *, audience: str | list[str] = DEV_AUDIENCE,
              scopes: tuple[str, ...] = DEV_SCOPES, lifetime: int = 3600, algorithm: str = "RS256",
              headers: dict[str, Any] | None = None, **claims: Any) -> str:
-        """A signed access token (RFC 9068: JOSE `typ` `at+jwt`) for `email`; `claims` override or add to the
-        standard ones, `headers` to the JOSE header (`{"typ": "JWT"}` makes it look like an ID token)."""
+        """A signed access token (RFC 9068: JOSE `typ` `at+jwt`) for `email` (None: for no person, as a client
+        credentials token; give `sub`); `claims` override or add to the standard ones (None removes one),
+        `headers` to the JOSE header (`{"typ": "JWT"}` makes it look like an ID token)."""
         now = int(time.time())
         payload = {
-            "iss": self.issuer, "sub": f"dev|{email}", "aud": audience, "iat": now, "nbf": now,
-            "exp": now + lifetime, "email": email, "email_verified": True, "name": email.split("@")[0].title(),
+            "iss": self.issuer, "sub": f"dev|{email}" if email else None, "aud": audience, "iat": now, "nbf": now,
+            "exp": now + lifetime, "email": email, "email_verified": True if email else None,
+            "name": email.split("@")[0].title() if email else None,
             "scope": " ".join(scopes), "jti": uuid.uuid4().hex, **claims,
         }
         payload = {k: v for k, v in payload.items() if v is not None}
