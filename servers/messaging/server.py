@@ -21,6 +21,7 @@ from messaging.store import (
     database,
     insert_message,
     latest_messages,
+    post_key,
     validate_text,
 )
 
@@ -38,7 +39,8 @@ async def post_message(
     idempotency_key: IdempotencyKey = None,
 ) -> PostedMessage:
     """Post new message to public channel"""
-    return insert_message(database(ctx), validate_text(text), None, idempotency_key)
+    key = post_key(idempotency_key, None, ctx.request_id, text)
+    return insert_message(database(ctx), validate_text(text), None, key)
 
 
 @mcp.tool()

@@ -1,8 +1,16 @@
 """The message channel in PostgreSQL, shared by the messaging and secure messaging servers.
 
 Posting is exactly-once: every post carries an idempotency key (`ON CONFLICT DO NOTHING`), so the retry
-after a lost connection, or a client's retry with the same key, never writes the message twice. The
-table is created by `migrations/`, at deploy time, never here.
+after a lost connection, or a client's retry with the same key, never writes the message twice. A client
+that gives no key gets one derived from its request (who asks, the JSON-RPC id, the text): a client that
+resends the same request after losing the reply maps to the same key, for `RETRY_WINDOW`; the same request
+later is a new post. Each post also stamps its row with a `write_id` of its own, so it can tell its own
+write from an earlier post with the same key.
+
+The outcome is always checked before it is reported. When the connection is lost mid-post (the statement
+may have committed, the reply never came), the key is looked up again on a fresh connection: the answer is
+then the row (posted), "not posted" (checked), or, when even that lookup fails, "not known" with the key to
+post again with, which cannot write twice. The table is created by `migrations/`, at deploy time, never here.
 
 The tools are `async def` and call the (blocking) driver directly. On Lambda an environment serves one
 request at a time, so there is nothing for the event loop to do meanwhile, while a plain `def` tool would
@@ -11,18 +19,22 @@ be sent to a worker thread by the SDK on every call (about 0.7 ms each, measured
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mcp_lambda.database import Database, DatabaseState, DatabaseUnavailable, StatementTimeout
+from mcp_lambda.database import Database, DatabaseDeadline, DatabaseState, DatabaseUnavailable, StatementTimeout
 
 MAX_TEXT = 4000
 MAX_LIMIT = 100
+RETRY_WINDOW = timedelta(minutes=15)
+"""How long a client's resent request (same caller, JSON-RPC id and text, no key) counts as the same post."""
+DERIVED_PREFIX = "request:"
 
 # Tool argument types, shared by both messaging servers so their schemas cannot drift apart.
 MessageText = Annotated[str, Field(description=f"The message, 1 to {MAX_TEXT} characters.")]
@@ -59,26 +71,64 @@ def validate_text(text: str) -> str:
     return text
 
 
-def insert_message(db: Database, text: str, author: str | None, key: str | None) -> PostedMessage:
-    """Insert exactly once per idempotency key; on a repeat, return the row that is already there."""
-    key = key or str(uuid.uuid4())
+def post_key(given: str | None, caller: str | None, request_id: object, text: str) -> str:
+    """The idempotency key of a post: the client's, else one derived from its request, the same for a resent
+    request (same caller, JSON-RPC id and text). A derived key may come back as the client's: the server names it
+    when a post's outcome could not be known, for the retry."""
+    if given is not None:
+        return given
+    digest = hashlib.sha256(f"{caller or ''}\0{request_id!r}\0{text}".encode()).hexdigest()
+    return f"{DERIVED_PREFIX}{digest}"
+
+
+_INSERT = ("INSERT INTO messages (content, author, idempotency_key, write_id) VALUES (:text, :author, :key, :write) "
+           "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, content, author, created_at, write_id")
+_BY_KEY = ("SELECT id, content, author, created_at, write_id, created_at < now() - make_interval(secs => :window) "
+           "FROM messages WHERE idempotency_key = :key")
+
+
+def insert_message(db: Database, text: str, author: str | None, key: str) -> PostedMessage:
+    """Insert exactly once per idempotency key; on a repeat, return the row that is already there.
+
+    `key` comes from `post_key`: a derived key older than RETRY_WINDOW is not a retry, and the
+    post is written under a key of its own."""
+    write = uuid.uuid4()
     try:
-        rows = db.run(
-            "INSERT INTO messages (content, author, idempotency_key) VALUES (:text, :author, :key) "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, content, author, created_at",
-            text=text, author=author, key=key,
-        )
-        duplicate = not rows
-        if duplicate:
-            rows = db.run("SELECT id, content, author, created_at FROM messages WHERE idempotency_key = :key", key=key)
-    except DatabaseUnavailable as exc:
-        raise ToolError("the database is unavailable right now; nothing was posted. Try again shortly.") from exc
+        rows = db.run(_INSERT, text=text, author=author, key=key, write=write)
+        if not rows:
+            (*row, stale), = db.run(_BY_KEY, key=key, window=RETRY_WINDOW.total_seconds())
+            if key.startswith(DERIVED_PREFIX) and stale:
+                return insert_message(db, text, author, f"{key}:{write}")
+            rows = [row]
     except StatementTimeout as exc:
+        # The server cancelled the statement: an autocommitted INSERT that was cancelled did not commit.
         raise ToolError("the database took too long and the post was cancelled; nothing was posted") from exc
-    (id_, content, stored_author, created_at), = rows
+    except DatabaseUnavailable as exc:
+        rows = _confirm(db, key, exc)
+    (id_, content, stored_author, created_at, written_by), = rows
+    duplicate = written_by != write
     if duplicate and (content, stored_author) != (text, author):
         raise ToolError("this idempotency_key was already used for a different message")
     return PostedMessage(id=id_, text=content, author=stored_author, created_at=created_at, duplicate=duplicate)
+
+
+def _confirm(db: Database, key: str, lost: DatabaseUnavailable) -> list[list[Any]]:
+    """After a lost connection the post may or may not have committed: look the key up on a fresh connection
+    and report what is true (nothing to look up when the statement never left)."""
+    if not lost.maybe_ran:
+        raise ToolError("the database is unavailable right now; nothing was posted. Try again shortly.") from lost
+    try:
+        rows = db.run("SELECT id, content, author, created_at, write_id FROM messages WHERE idempotency_key = :key",
+                      key=key)
+    except (DatabaseUnavailable, StatementTimeout) as exc:
+        why = "the function's time ran out" if isinstance(exc, DatabaseDeadline) or isinstance(
+            lost, DatabaseDeadline) else "the database stopped answering"
+        raise ToolError(f"{why} while posting, so whether the message was posted is not known. Post it again "
+                        f"with idempotency_key={key!r}: it will then be posted exactly once.") from exc
+    if not rows:
+        raise ToolError("the database connection was lost before the post was written; nothing was posted "
+                        "(checked). Try again shortly.") from lost
+    return rows
 
 
 def latest_messages(db: Database, limit: int) -> list[Message]:

@@ -27,6 +27,7 @@ from messaging.store import (
     database,
     insert_message,
     latest_messages,
+    post_key,
     validate_text,
 )
 
@@ -51,7 +52,8 @@ async def post_message(
     if not claims:  # the gate refuses anonymous calls first; this keeps the tool safe on its own
         raise ToolError("sign-in required")
     author = claims.get("email") or claims.get("sub")
-    return insert_message(database(ctx), validate_text(text), str(author), idempotency_key)
+    key = post_key(idempotency_key, str(author), ctx.request_id, text)
+    return insert_message(database(ctx), validate_text(text), str(author), key)
 
 
 @mcp.tool()

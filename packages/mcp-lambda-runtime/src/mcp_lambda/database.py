@@ -14,6 +14,13 @@ Where the connection comes from (environment variables, set by the McpDatabase c
   `MCP_DB_IAM_AUTH=true` with `MCP_DB_USER` (an IAM authentication token instead of a password).
   TLS is required (`MCP_DB_TLS`, default true), as the proxy requires it.
 - `MCP_DB_STATEMENT_TIMEOUT_MS` (default 5000): a statement running longer is cancelled by the server.
+
+Every wait on the database fits in the invocation's time: connecting, and each statement's round trip, may
+take the Lambda context's remaining time less `REPLY_RESERVE_SECONDS` (so a tool that gives up still has
+time to say so) and never more than `SOCKET_TIMEOUT_SECONDS`. A database that stops answering (black-holed
+by a security group, a failover in progress) is then a `DatabaseDeadline` the tool reports, not a Lambda
+timeout the client sees as a bare 502/504. Outside an invocation (migrations, scripts) only the fixed
+timeout applies.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 from mcp_lambda import contract as c
 from mcp_lambda import snapstart
+from mcp_lambda.invocation import current_invocation
 from mcp_lambda.observability import logger
 
 # SQLSTATEs after which the connection is gone but the statement can be retried on a new one:
@@ -38,10 +46,27 @@ from mcp_lambda.observability import logger
 # 57P03 cannot_connect_now (server starting).
 _RECONNECT_CODES = ("57P01", "57P02", "57P03")
 QUERY_CANCELED = "57014"
+SOCKET_TIMEOUT_SECONDS = 30.0
+REPLY_RESERVE_SECONDS = 1.0
+"""Kept back from the invocation's remaining time for the tool to answer after the database gave up."""
+MIN_WAIT_SECONDS = 0.05
+WARM_TIMEOUT_SECONDS = 3.0
+"""How long the lifespan's early connection may take: it is an optimisation, never worth a stalled start."""
 
 
 class DatabaseUnavailable(Exception):
-    """The database could not be reached (after a reconnect attempt)."""
+    """The database could not be reached (after a reconnect attempt).
+
+    `maybe_ran`: the statement was sent before the connection was lost, so it may have run (a write may have
+    committed with its reply lost); False when it never left (no connection could be made)."""
+
+    def __init__(self, message: str, *, maybe_ran: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_ran = maybe_ran
+
+
+class DatabaseDeadline(DatabaseUnavailable):
+    """The invocation's time ran out before the database answered."""
 
 
 class StatementTimeout(Exception):
@@ -125,7 +150,17 @@ def _credentials(config: DatabaseConfig) -> tuple[str, str | None]:
     return config.user or "postgres", config.password
 
 
-def connect(config: DatabaseConfig) -> pg8000.native.Connection:
+def time_left() -> float:
+    """Seconds the database may still take: the invocation's remaining time less the reply's reserve, at most
+    SOCKET_TIMEOUT_SECONDS (which is all there is outside an invocation)."""
+    invocation = current_invocation.get()
+    remaining = getattr(invocation.context, "get_remaining_time_in_millis", None) if invocation else None
+    if remaining is None:
+        return SOCKET_TIMEOUT_SECONDS
+    return min(SOCKET_TIMEOUT_SECONDS, remaining() / 1000 - REPLY_RESERVE_SECONDS)
+
+
+def connect(config: DatabaseConfig, timeout: float = SOCKET_TIMEOUT_SECONDS) -> pg8000.native.Connection:
     user, password = _credentials(config)
     connection = pg8000.native.Connection(
         user,
@@ -135,7 +170,7 @@ def connect(config: DatabaseConfig) -> pg8000.native.Connection:
         password=password,
         unix_sock=config.unix_sock,
         ssl_context=ssl.create_default_context() if config.tls else None,
-        timeout=30,
+        timeout=timeout,
         application_name=os.environ.get(c.POWERTOOLS_SERVICE_NAME, "mcp-lambda"),
     )
     # Also set by the RDS parameter group; set here so local servers behave the same.
@@ -154,10 +189,18 @@ class Database:
         snapstart.on_restore(self._discard)
 
     def run(self, sql: str, **params: Any) -> list[list[Any]]:
-        """Run one idempotent statement; reconnect and retry once if the connection was lost."""
+        """Run one idempotent statement; reconnect and retry once if the connection was lost, all within the
+        invocation's time (DatabaseDeadline when it runs out)."""
+        sent = False
         for attempt in (1, 2):
-            connection = self._connected()
             try:
+                connection = self._connected(self._wait())
+                _set_timeout(connection, self._wait())
+            except DatabaseUnavailable as exc:
+                exc.maybe_ran = sent
+                raise
+            try:
+                sent = True
                 return connection.run(sql, **params)
             except (InterfaceError, DatabaseError, OSError) as exc:
                 if _is_timeout(exc):
@@ -167,14 +210,23 @@ class Database:
                 logger.warning("Database connection lost; reconnecting", attempt=attempt, error=str(exc))
                 self._discard()
                 if attempt == 2:
-                    raise DatabaseUnavailable("the database connection was lost twice") from exc
+                    raise DatabaseUnavailable("the database connection was lost twice", maybe_ran=True) from exc
         raise AssertionError("unreachable")
 
-    def _connected(self) -> pg8000.native.Connection:
+    @staticmethod
+    def _wait() -> float:
+        left = time_left()
+        if left < MIN_WAIT_SECONDS:
+            raise DatabaseDeadline("the invocation's time ran out before the database answered")
+        return left
+
+    def _connected(self, timeout: float = SOCKET_TIMEOUT_SECONDS) -> pg8000.native.Connection:
         if self._connection is None:
             try:
-                self._connection = connect(self.config)
+                self._connection = connect(self.config, timeout)
             except (InterfaceError, DatabaseError, OSError) as exc:
+                if time_left() < MIN_WAIT_SECONDS:
+                    raise DatabaseDeadline("the invocation's time ran out while connecting to the database") from exc
                 raise DatabaseUnavailable(f"cannot connect to the database: {type(exc).__name__}") from exc
             self.reconnects += 1
         return self._connection
@@ -182,7 +234,7 @@ class Database:
     def warm(self) -> None:
         """Connect now if possible (at lifespan start); a failure is logged and retried on first use."""
         try:
-            self._connected()
+            self._connected(min(WARM_TIMEOUT_SECONDS, max(time_left(), MIN_WAIT_SECONDS)))
         except DatabaseUnavailable:
             logger.warning("Database not reachable at start; will retry on first use", exc_info=True)
 
@@ -196,6 +248,14 @@ class Database:
 
     def close(self) -> None:
         self._discard()
+
+
+def _set_timeout(connection: pg8000.native.Connection, seconds: float) -> None:
+    """The socket timeout of the next round trip. pg8000 takes a timeout only when connecting; its socket
+    (`_usock`, the TLS socket when TLS is on) is where every later read and write waits."""
+    sock = getattr(connection, "_usock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _sqlstate(exc: Exception) -> str | None:
