@@ -25,6 +25,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
 from mcp_lambda import snapstart
 from mcp_lambda.asgi import Dispatch, call_asgi
+from mcp_lambda import contract as c
 from mcp_lambda.auth.config import AuthConfig, AuthConfigError
 from mcp_lambda.auth.policy import Access
 from mcp_lambda.auth.visibility import ToolVisibility
@@ -265,8 +266,13 @@ class McpLambdaRuntime:
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The Lambda handler. Never raises: whatever the event, Lambda gets a response to return."""
         request_id = getattr(context, "aws_request_id", None)
-        if isinstance(request_id, str) and request_id:
-            logger.set_correlation_id(request_id)
+        # Per thread (a context variable), not per process: a local server runs several functions in one
+        # process, one thread each, and each line must name its own request and service.
+        keys: dict[str, str] = {"correlation_id": request_id} if isinstance(request_id, str) and request_id else {}
+        service = self.environ().get(c.POWERTOOLS_SERVICE_NAME)
+        if service:
+            keys["service"] = service
+        logger.thread_safe_append_keys(**keys)
         shape: PayloadFormat = "1.0" if isinstance(event, dict) and "httpMethod" in event else "2.0"
         # Extensions read which invocation serves the request (the tasks extension dispatches from it).
         invocation = current_invocation.set(Invocation(self, context))
