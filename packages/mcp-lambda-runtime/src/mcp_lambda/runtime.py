@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -164,8 +165,9 @@ class McpLambdaRuntime:
                 return
             raise
 
-    def close(self) -> None:
-        """Leave the lifespan (closing what it opened) and the loop. Safe to call twice."""
+    def close(self, timeout: float | None = None) -> None:
+        """Leave the lifespan (closing what it opened) and the loop. Safe to call twice. `timeout`: how long the
+        lifespan may take to close (Lambda's shutdown phase is short), after which it is abandoned."""
         for handler in handlers(self.server):
             handler.release(self)  # e.g. local task workers this environment started stop with it
         loop, task = self._loop, self._lifespan_task
@@ -174,7 +176,11 @@ class McpLambdaRuntime:
             return
         if task is not None and self._stop is not None:
             self._stop.set()
-            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            leaving = asyncio.gather(task, return_exceptions=True)
+            try:
+                loop.run_until_complete(asyncio.wait_for(leaving, timeout) if timeout is not None else leaving)
+            except TimeoutError:
+                logger.warning("The lifespan did not close within the shutdown phase; abandoned", timeout=timeout)
         self._lifespan_task = None
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
@@ -295,6 +301,11 @@ class McpLambdaRuntime:
             flush_metrics()
 
 
+SHUTDOWN_SECONDS = 0.4
+"""How long the lifespan may take to close at SIGTERM: Lambda's shutdown phase lasts 500 ms when only internal
+extensions are registered (2,000 ms with external ones), then the environment is killed."""
+
+
 def _install_shutdown_hooks(runtime: McpLambdaRuntime) -> None:
     """Exit the lifespan when the environment shuts down.
 
@@ -306,11 +317,17 @@ def _install_shutdown_hooks(runtime: McpLambdaRuntime) -> None:
         previous = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(signum: int, frame: Any) -> None:
-            runtime.close()
+            runtime.close(timeout=SHUTDOWN_SECONDS)
             if callable(previous):
                 previous(signum, frame)
-            else:
-                raise SystemExit(0)
+            if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+                # Under Lambda's runtime interface client a thread is blocked in a native call for the next event
+                # (thread polling): SystemExit would wait for it forever, as the client's executor joins it on the
+                # way out, until Lambda kills the environment. The lifespan is closed: end the process now.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
+            raise SystemExit(0)
 
         signal.signal(signal.SIGTERM, on_sigterm)
     except ValueError:
