@@ -1,7 +1,8 @@
 """One contract between the constructs and the runtime: what a synthesized function is given, the runtime reads.
 
 Every stack of app.py and the construct variants of the security checks are synthesized. For each function the
-constructs define for the runtime (a service's, a schema migration's), its environment is taken from the
+constructs define for the runtime (a service's, a schema migration's, an authorization server's), its environment
+is taken from the
 template (references rendered as placeholders) and parsed by the runtime's own configuration readers, the ones
 that function runs, each on a mapping that records what it looks up. The test fails on a variable no reader
 reads: a setting that does nothing (``MCP_SERVICE`` was one, set on every service and asserted by five tests).
@@ -18,17 +19,23 @@ import runpy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import aws_cdk as cdk
 import pytest
 
 from mcp_lambda import contract as c
 from mcp_lambda.auth.config import AuthConfig
+from mcp_lambda.authorization import handler as authorization_handler
+from mcp_lambda.authorization import store as authorization_store
+from mcp_lambda.authorization.config import AuthorizationConfig
 from mcp_lambda.database import DatabaseConfig
 from mcp_lambda.migrations import migrations_directory
 from mcp_lambda.settings import RuntimeSettings
 from mcp_lambda.tasks.config import TaskConfig
+from mcp_lambda_cdk.authorization_server import McpAuthorizationServer
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpLambdaService
 from mcp_lambda_cdk.migrations import McpSchemaMigrations
@@ -90,6 +97,8 @@ def our_functions(app: cdk.App) -> Iterator[Function]:
                 function, readers = construct.function, service_readers(construct)
             elif isinstance(construct, McpSchemaMigrations):
                 function, readers = construct.function, migration_readers()
+            elif isinstance(construct, McpAuthorizationServer):
+                function, readers = construct.function, authorization_readers(template)
             else:
                 continue
             resource = template["Resources"][stack.get_logical_id(function.node.default_child)]
@@ -132,6 +141,47 @@ def migration_readers() -> list[tuple[str, Callable[[Mapping[str, str]], Any], b
     return [
         ("DatabaseConfig", DatabaseConfig.from_env, True),
         ("migrations directory", migrations_directory, True),
+        ("Powertools", powertools, True),
+    ]
+
+
+def authorization_readers(template: dict[str, Any]) -> list[tuple[str, Callable[[Mapping[str, str]], Any], bool]]:
+    """What the authorization server's handler reads at its first request (``service_from_environment``): the
+    configuration from the SSM parameter the environment names (which must be one of the template's), the
+    table, the signing key and the upstream secret (which must be the template's, or a given one's ARN)."""
+    resources = template["Resources"].values()
+    parameters = {r["Properties"]["Name"]: render(r["Properties"]["Value"])
+                  for r in resources if r["Type"] == "AWS::SSM::Parameter"}
+    secrets = {r["Properties"].get("Name") for r in resources if r["Type"] == "AWS::SecretsManager::Secret"}
+
+    def configuration(env: Mapping[str, str]) -> AuthorizationConfig:
+        ssm = SimpleNamespace(get_parameter=lambda Name: {"Parameter": {"Value": parameters[Name]}})
+        return AuthorizationConfig.from_environment(env, ssm=ssm)
+
+    def table(env: Mapping[str, str]) -> None:
+        with mock.patch.object(authorization_store, "os", SimpleNamespace(environ=env)):
+            authorization_store.store_from_environment()
+
+    def signing_key(env: Mapping[str, str]) -> None:
+        assert env.get(c.MCP_AS_KMS_KEY_ID), f"{c.MCP_AS_KMS_KEY_ID} is not set"
+
+    def upstream_secret(env: Mapping[str, str]) -> None:
+        asked: list[str] = []
+
+        def client(service: str) -> Any:
+            assert service == "secretsmanager"
+            return SimpleNamespace(get_secret_value=lambda SecretId: asked.append(SecretId) or {"SecretString": "s"})
+
+        with mock.patch("boto3.client", client):
+            assert authorization_handler._upstream_secret(env) == "s"
+        # A created secret by its literal name; a given one by its ARN (a reference, or written out)
+        assert asked and (asked[0] in secrets or asked[0] == "X" or asked[0].startswith("arn:")), asked
+
+    return [
+        ("AuthorizationConfig", configuration, True),
+        ("DynamoStore", table, True),
+        ("KmsSigner", signing_key, True),
+        ("upstream secret", upstream_secret, True),
         ("Powertools", powertools, True),
     ]
 

@@ -26,7 +26,8 @@ GOOGLE_CLIENT = "123456789012-abcdefghijklmnop.apps.googleusercontent.com"
 
 
 def render(value: Any) -> str:
-    """A template string value with its intrinsics spelled as readable placeholders (``<Ref:X>``)."""
+    """A template string value with its intrinsics spelled as readable placeholders (``<Ref:X>``; the host of a
+    URL, ``Fn::Select`` 2 of its ``Fn::Split`` on ``/``, as ``<Host:...>``)."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
@@ -38,6 +39,8 @@ def render(value: Any) -> str:
             return f"<Ref:{argument}>"
         if kind == "Fn::GetAtt":
             return f"<GetAtt:{'.'.join(argument)}>"
+        if kind == "Fn::Select" and argument[0] == 2 and argument[1].get("Fn::Split", [None])[0] == "/":
+            return f"<Host:{render(argument[1]['Fn::Split'][1])}>"
     raise AssertionError(f"unexpected intrinsic in a string value: {value!r}")
 
 
@@ -548,7 +551,6 @@ def test_no_scopes_no_resource_server(protect) -> None:
         ({"create_user_pool": True, "scopes": ["messages write"]}, "spaces"),
         ({"create_user_pool": True, "scopes": ["a/b"]}, "spaces"),
         ({"oidc_issuers": [OidcIssuer(issuer="http://login.example.com", audiences=["x"])]}, "https"),
-        ({"oidc_issuers": [OidcIssuer(issuer="https://login.example.com")]}, "needs audiences"),
         ({"oidc_issuers": [OidcIssuer(issuer="https://l.example.com", audiences=["x"], jwks_uri="http://k")]},
          "jwks_uri"),
         ({"oidc_issuers": [OidcIssuer(issuer="https://accounts.google.com", audiences=["x"])],
@@ -581,6 +583,14 @@ def test_an_issuer_without_audiences_is_fine_with_a_configured_resource(stack: c
     auth = McpOidcAuth(stack, "Auth", oidc_issuers=[OidcIssuer(issuer="https://login.example.com")],
                        resource="https://mcp.example.com/mcp")
     assert auth.config["providers"] == [{"issuer": "https://login.example.com", "audiences": []}]
+
+
+def test_an_issuer_without_audiences_is_fine_with_the_derived_resource(stack: cdk.Stack) -> None:
+    # An RFC 8707 issuer (McpAuthorizationServer) binds its tokens to the server: aud is the resource the runtime
+    # derives from each request, which it always accepts, so no audiences are needed.
+    auth = McpOidcAuth(stack, "Auth", oidc_issuers=[OidcIssuer(issuer="https://login.example.com")])
+    assert auth.config == {"providers": [{"issuer": "https://login.example.com", "audiences": []}]}
+    assert AuthConfig.from_json(json.dumps(auth.config)).providers[0].audiences == ()
 
 
 def test_google_grants_reach_the_runtime_config_and_need_allowed_domains():

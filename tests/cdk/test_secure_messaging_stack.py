@@ -1,5 +1,6 @@
-"""The secure messaging stack (Case 3): sign-in configuration, a public URL, egress for the issuers' keys,
-both packages in the bundle, no circular dependency, and one snapshot."""
+"""The secure messaging stack (Case 3): sign-in configuration (the authorization server first, then the created
+pool), a public URL, egress for the issuers' keys, both packages in the bundle, no circular dependency, and one
+snapshot."""
 
 from __future__ import annotations
 
@@ -36,13 +37,38 @@ def test_template_matches_snapshot(template: Template, snapshot_json) -> None:
     assert without_migrations_hash(template) == snapshot_json
 
 
-def test_without_context_only_the_created_user_pool_is_trusted(
+def test_without_context_the_authorization_server_comes_first_then_the_created_user_pool(
     stack: McpServerStack, template: Template
 ) -> None:
+    # Clients take the first authorization server of the RFC 9728 metadata: this app's own, which registers them;
+    # the pool's own tokens (its proxy client) keep working after it.
     pool, client = logical_id(stack, stack.auth.user_pool), logical_id(stack, stack.auth.user_pool_client)
+    issuer = f"https://<Host:<GetAtt:{logical_id(stack, stack.authorization_server.function_url)}.FunctionUrl>>"
     assert auth_config(template, HANDLER) == {
-        "providers": [{"issuer": f"https://<GetAtt:{pool}.ProviderURL>", "audiences": [f"<Ref:{client}>"]}]
+        "providers": [
+            {"issuer": issuer, "audiences": [], "jwks_uri": f"{issuer}/jwks.json"},
+            {"issuer": f"https://<GetAtt:{pool}.ProviderURL>", "audiences": [f"<Ref:{client}>"]},
+        ]
     }
+
+
+def test_the_authorization_server_fronts_the_created_pool_for_this_server(
+    stack: McpServerStack, template: Template
+) -> None:
+    authorization = stack.authorization_server
+    assert authorization is not None and stack.service.auth is authorization
+    assert authorization.user_pool_domain is stack.auth.user_pool_domain, "the pool's one domain, not a second"
+    assert [rule.to_config() for rule in authorization.scope_rules] == [
+        {"scope": "messages:write", "groups": ["messages:write"]}]
+    template.has_resource_properties("AWS::Cognito::UserPoolClient", {
+        "UserPoolId": {"Ref": logical_id(stack, stack.auth.user_pool)},
+        "GenerateSecret": True,
+        "CallbackURLs": [{"Fn::Join": ["", ["https://", Match.any_value(), "/callback"]]}],
+    })
+    outputs = template.to_json()["Outputs"]
+    (url,) = (name for name in outputs if name.startswith("AuthorizationServerUrl"))
+    assert outputs[url]["Value"] == {"Fn::Join": ["", ["https://", {"Fn::Select": [2, {"Fn::Split": [
+        "/", {"Fn::GetAtt": [logical_id(stack, authorization.function_url), "FunctionUrl"]}]}]}]]}
 
 
 def test_context_adds_google_with_allowed_domains(make_app) -> None:
@@ -50,17 +76,19 @@ def test_context_adds_google_with_allowed_domains(make_app) -> None:
     app = make_app(googleClientId=GOOGLE_CLIENT, allowedDomains="company.com, example.org")
     stack = McpServerStack(app, "WithGoogle", server=SECURE_MESSAGING)
 
-    # Then Google comes first, restricted to those domains whose accounts may post, and the pool is still trusted
+    # Then after the authorization server comes Google, restricted to those domains whose accounts may post, and
+    # the pool is still trusted
     providers = auth_config(Template.from_stack(stack), HANDLER)["providers"]
-    assert providers[0] == {
+    assert providers[0]["issuer"] == "https://<Host:<GetAtt:AuthorizationServerAliasFunctionUrl0398F5DA.FunctionUrl>>"
+    assert providers[1] == {
         "issuer": "https://accounts.google.com",
         "audiences": [GOOGLE_CLIENT],
         "allowed_domains": ["company.com", "example.org"],
         "grants": ["messages:write"],
         "id_tokens": True,
     }
-    assert providers[1]["issuer"].startswith("https://<GetAtt:")
-    assert len(providers) == 2
+    assert providers[2]["issuer"].startswith("https://<GetAtt:")
+    assert len(providers) == 3
 
 
 def test_google_only_without_a_user_pool(make_app) -> None:
@@ -69,6 +97,9 @@ def test_google_only_without_a_user_pool(make_app) -> None:
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Cognito::UserPool", 0)
     assert [p["issuer"] for p in auth_config(template, HANDLER)["providers"]] == ["https://accounts.google.com"]
+    # Nothing for an authorization server to front: Google gives it no client without registering one by hand
+    assert stack.authorization_server is None
+    template.resource_count_is("AWS::SSM::Parameter", 0)
 
 
 def test_the_url_is_public_because_the_server_checks_bearer_tokens(
@@ -76,9 +107,11 @@ def test_the_url_is_public_because_the_server_checks_bearer_tokens(
 ) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Url",
-        {"AuthType": "NONE", "Qualifier": "live", "TargetFunctionArn": Match.any_value()},
+        {"AuthType": "NONE", "Qualifier": "live",
+         "TargetFunctionArn": {"Fn::GetAtt": [logical_id(stack, stack.service.function), "Arn"]}},
     )
-    template.resource_count_is("AWS::Lambda::Url", 1)
+    # The other URL is the authorization server's (public too: people's browsers sign in there)
+    template.resource_count_is("AWS::Lambda::Url", 2)
 
 
 def test_the_function_reaches_the_database_and_the_internet_for_the_issuers_keys(

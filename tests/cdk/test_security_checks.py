@@ -3,7 +3,8 @@
 
 Given: the app exactly as ``app.py`` builds it (run here with the project's cdk.json context, bundling
 skipped), plus a variants app covering what the default stacks do not use (REST API endpoint with WAF,
-IAM authorization, SnapStart, auto-scaled provisioned concurrency, an alarm topic, tasks behind a REST API).
+IAM authorization, SnapStart, auto-scaled provisioned concurrency, an alarm topic, tasks behind a REST API, an
+authorization server in front of an OpenID Connect provider other than Cognito).
 Then:
 - cdk-nag: no unacknowledged finding; every acknowledgment (``Validations.of(...).acknowledge``, made in
   the constructs, next to what they acknowledge) carries a reason.
@@ -29,10 +30,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
-from mcp_lambda_cdk import McpServerStack
+from mcp_lambda_cdk import McpAuthorizationServer, McpServerStack
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
@@ -79,6 +81,16 @@ def variants_app(outdir: Path) -> cdk.App:
         stack, "TasksRestApi", server=spec("reports"), tasks=TasksOptions(), alarm_topic=topic,
         endpoint=McpEndpoint.rest_api(cloud_watch_role=False),
     )
+    # An authorization server in front of Google (the client registered by hand, its secret given)
+    oidc = cdk.Stack(app, "VariantAuthorizationServer")
+    authorization = McpAuthorizationServer(
+        oidc, "AuthorizationServer", upstream_issuer="https://accounts.google.com",
+        upstream_client_id="1234-abc.apps.googleusercontent.com", allowed_domains=["company.com"],
+        upstream_client_secret=secretsmanager.Secret.from_secret_complete_arn(
+            oidc, "GoogleClientSecret", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mcp/google-AbCdEf"),
+    )
+    McpLambdaService(oidc, "Protected", server=spec("weather", sign_in=True, scopes=("weather:read",)),
+                     auth=authorization)
     return app
 
 

@@ -1,5 +1,6 @@
 """Reusable constructs: each one answers how one part of an MCP deployment is built on AWS."""
 
+from mcp_lambda_cdk.authorization_server import McpAuthorizationServer, McpAuthorizationServerOptions, ScopeRule
 from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.migrations import McpSchemaMigrations
@@ -11,6 +12,8 @@ __version__ = "0.2.0"
 """In step with mcp-lambda-runtime (the version every bundle installs) and mcp-lambda-proxy."""
 
 __all__ = [
+    "McpAuthorizationServer",
+    "McpAuthorizationServerOptions",
     "McpDatabase",
     "McpDatabaseOptions",
     "McpEndpoint",
@@ -20,6 +23,7 @@ __all__ = [
     "McpSchemaMigrations",
     "McpServerStack",
     "OidcIssuer",
+    "ScopeRule",
     "TasksOptions",
     "stack_id",
 ]

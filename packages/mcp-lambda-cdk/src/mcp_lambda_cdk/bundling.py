@@ -4,7 +4,9 @@ Why this module exists: every function ships its server's folder (``servers/weat
 packages it imports) and its dependencies built for the Lambda CPU: the runtime distribution
 (``mcp-lambda-runtime``, a requirement like any other) with the pinned closure of
 :data:`CONSTRAINTS`, and whatever the folder's own ``requirements.txt`` adds. pip can fetch wheels for a
-foreign platform directly, so the build needs neither Docker nor an arm64 machine.
+foreign platform directly, so the build needs neither Docker nor an arm64 machine. A function whose handler
+is the runtime's own (the authorization server, ``mcp_lambda.authorization.handler.handler``) ships no folder:
+its bundle is the runtime with the extra that handler needs (``PythonBundle.for_runtime``).
 
 Why a wheelhouse: a requirement installed here from a local source rather than an index (the runtime in
 an editable checkout, or from a wheel file before it is published) is given to pip as a wheel of that
@@ -33,6 +35,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -62,6 +65,9 @@ SKIP_BUNDLING_CONTEXT = "mcp:skipBundling"
 
 #: The distribution every function installs: the Lambda runtime, in the version of these constructs.
 RUNTIME_DISTRIBUTION = "mcp-lambda-runtime"
+
+#: The import package of :data:`RUNTIME_DISTRIBUTION`.
+RUNTIME_PACKAGE = "mcp_lambda"
 
 #: The pinned dependency closure of the runtime on Lambda (a pip constraints file): a bundle's third-party
 #: packages follow from it, whenever and wherever the bundle is built.
@@ -156,9 +162,11 @@ def _is_ignored(path: Path) -> bool:
     return any(fnmatch.fnmatch(part, pattern) for part in path.parts for pattern in _IGNORED_NAMES)
 
 
-def runtime_requirement() -> str:
-    """The runtime this machine has, pinned: the constructs deploy what they were installed with."""
-    return f"{RUNTIME_DISTRIBUTION}=={metadata.version(RUNTIME_DISTRIBUTION)}"
+def runtime_requirement(extras: tuple[str, ...] = ()) -> str:
+    """The runtime this machine has, pinned: the constructs deploy what they were installed with. ``extras``:
+    its optional parts to install too (``authorization``: the authorization server's Authlib)."""
+    selected = f"[{','.join(extras)}]" if extras else ""
+    return f"{RUNTIME_DISTRIBUTION}{selected}=={metadata.version(RUNTIME_DISTRIBUTION)}"
 
 
 def imported_siblings(root: Path, package: str) -> tuple[str, ...]:
@@ -254,6 +262,8 @@ class PythonBundle:
     :param constraints: the pip constraints file pinning the closure. Default: :data:`CONSTRAINTS`.
     :param python_version: the Lambda runtime's Python, e.g. ``3.13``.
     :param cpu: ``aarch64`` or ``x86_64``.
+    :param ships_folder: copy the folder's packages into the asset. False for a function whose handler is in
+        the requirements (``for_runtime``): the folder is then only the placeholder of skipped bundling.
     """
 
     folder: Path
@@ -261,6 +271,7 @@ class PythonBundle:
     constraints: Path | None = CONSTRAINTS
     python_version: str = "3.13"
     cpu: str = "aarch64"
+    ships_folder: bool = True
 
     @classmethod
     def for_server(
@@ -268,10 +279,7 @@ class PythonBundle:
     ) -> PythonBundle:
         """The bundle of the server in ``folder`` for a function with this runtime and CPU architecture:
         the runtime distribution plus the folder's own ``requirements.txt``."""
-        if not runtime.name.startswith("python"):
-            raise ValueError(f"the Python bundler cannot build for runtime {runtime.name}")
-        if architecture.name not in _CPU:
-            raise ValueError(f"unknown Lambda architecture {architecture.name}")
+        _check_platform(runtime, architecture)
         folder = Path(folder).resolve()
         own = folder / "requirements.txt"
         requirements = [runtime_requirement()]
@@ -282,6 +290,38 @@ class PythonBundle:
             requirements=tuple(requirements),
             python_version=runtime.name.removeprefix("python"),
             cpu=_CPU[architecture.name],
+        )
+
+    @classmethod
+    def for_runtime(
+        cls,
+        subpackage: str,
+        *,
+        extras: tuple[str, ...] = (),
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+    ) -> PythonBundle:
+        """The bundle of a function whose handler is the runtime's own ``mcp_lambda.<subpackage>`` (the
+        authorization server: ``subpackage="authorization"``, ``extras=("authorization",)``): the runtime
+        distribution with ``extras`` and nothing of ours, so the function runs exactly the installed release.
+
+        The subpackage's folder names the bundle and, under ``mcp:skipBundling``, is its placeholder asset;
+        it is never copied into a real bundle (pip installs it with the runtime). It is found without
+        importing anything, so synthesizing needs no extra installed here.
+        """
+        _check_platform(runtime, architecture)
+        spec = importlib.util.find_spec(RUNTIME_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"the runtime package {RUNTIME_PACKAGE} is not installed")
+        folder = Path(next(iter(spec.submodule_search_locations))).resolve() / subpackage
+        if not (folder / "__init__.py").is_file():
+            raise FileNotFoundError(f"the runtime has no package {RUNTIME_PACKAGE}.{subpackage} (at {folder})")
+        return cls(
+            folder=folder,
+            requirements=(runtime_requirement(tuple(extras)),),
+            python_version=runtime.name.removeprefix("python"),
+            cpu=_CPU[architecture.name],
+            ships_folder=False,
         )
 
     @property
@@ -295,9 +335,11 @@ class PythonBundle:
 
     @cached_property
     def packages(self) -> tuple[str, ...]:
-        """The server's package and the sibling packages it imports."""
+        """The server's package and the sibling packages it imports (none when the folder is not shipped)."""
         if not self.folder.is_dir():
             raise FileNotFoundError(f"server folder {self.folder} does not exist")
+        if not self.ships_folder:
+            return ()
         return imported_siblings(self.root, self.package)
 
     @cached_property
@@ -400,6 +442,13 @@ class PythonBundle:
         command += ["-x", _source_only_pattern(output_dir)]
         command += ["--invalidation-mode", "unchecked-hash", str(output_dir)]
         subprocess.run(command, stdout=sys.stderr, check=False)  # a file that fails to compile stays source-only
+
+
+def _check_platform(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> None:
+    if not runtime.name.startswith("python"):
+        raise ValueError(f"the Python bundler cannot build for runtime {runtime.name}")
+    if architecture.name not in _CPU:
+        raise ValueError(f"unknown Lambda architecture {architecture.name}")
 
 
 def _strip(line: str) -> str:

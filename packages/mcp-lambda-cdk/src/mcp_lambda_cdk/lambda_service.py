@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jsii
 from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Token
@@ -51,7 +51,6 @@ from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
 if TYPE_CHECKING:
     from mcp_lambda_cdk.database import McpDatabase
     from mcp_lambda_cdk.migrations import McpSchemaMigrations
-    from mcp_lambda_cdk.oidc_auth import McpOidcAuth
 
 
 #: The alias the endpoint, provisioned concurrency and metrics point at.
@@ -67,6 +66,16 @@ _MAX_TIMEOUT_SECONDS = 900
 _TASKS_TIMEOUT = Duration.minutes(15)  # a task may run as long as Lambda allows
 _TASKS_DURATION_ALARM_FRACTION = 0.8
 _MIN_UTILIZATION, _MAX_UTILIZATION = 0.1, 0.9
+
+
+class ServiceAuth(Protocol):
+    """Sign-in for a service, what ``McpLambdaService(auth=...)`` takes (the integration's interface):
+    ``McpOidcAuth`` (trust identity providers directly) or ``McpAuthorizationServer`` (this app's own OAuth
+    authorization server, for clients that register themselves). The service calls ``protect(self)`` once."""
+
+    def protect(self, service: McpLambdaService) -> Any:
+        """Make ``service`` check bearer tokens from this sign-in (``MCP_AUTH_CONFIG``) and watch its failures."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -215,8 +224,9 @@ class McpLambdaService(Construct):
         5432, the server's migrations are added to the database and the ``live`` alias moves only after they
         ran, a task service in the isolated application tier gets the VPC endpoints tasks need, and the
         dashboard gets the database's row. Default: none.
-    :param auth: the ``McpOidcAuth`` whose issuers the server trusts (required for a server declared with
-        ``sign_in=True``): ``auth.protect(service)`` sets ``MCP_AUTH_CONFIG`` and adds the sign-in failure
+    :param auth: the sign-in whose issuers the server trusts (required for a server declared with
+        ``sign_in=True``): an ``McpOidcAuth``, or an ``McpAuthorizationServer`` (which also lists the server as
+        one of its resources). ``auth.protect(service)`` sets ``MCP_AUTH_CONFIG`` and adds the sign-in failure
         metric, alarm and query. Default: none.
     :param tasks: serve long-running tools as MCP tasks (``mcp_lambda.tasks``): a DynamoDB table, the
         function's permissions on it and on itself, the ``MCP_TASKS_*`` variables, an on-failure queue for
@@ -262,7 +272,7 @@ class McpLambdaService(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         database: McpDatabase | None = None,
-        auth: McpOidcAuth | None = None,
+        auth: ServiceAuth | None = None,
         tasks: TasksOptions | None = None,
         tools: Sequence[str] | None = None,
         alarm_topic: sns.ITopic | None = None,
@@ -347,6 +357,9 @@ class McpLambdaService(Construct):
         """The namespace of the runtime's EMF metrics (``POWERTOOLS_METRICS_NAMESPACE``)."""
         self.metrics_service = variables[c.POWERTOOLS_SERVICE_NAME]
         """The ``service`` dimension of the runtime's EMF metrics (``POWERTOOLS_SERVICE_NAME``)."""
+        self.mcp_path = variables.get(c.MCP_PATH) or c.DEFAULT_MCP_PATH
+        """The path the MCP endpoint answers on (``MCP_PATH``): the server names itself
+        ``https://<the request's domain><mcp_path>`` (its RFC 8707 resource) unless sign-in configures one."""
 
         self.role = iam.Role(
             self,
@@ -668,12 +681,13 @@ class McpLambdaService(Construct):
         )
 
 
-def _check_integrations(server: ServerSpec, *, database: McpDatabase | None, auth: McpOidcAuth | None) -> None:
+def _check_integrations(server: ServerSpec, *, database: McpDatabase | None, auth: ServiceAuth | None) -> None:
     """What the server declares it needs must be given: it would fail at its first request otherwise."""
     if server.database and database is None:
         raise ValueError(f"the {server.name} server declares database=True: pass database=McpDatabase(...)")
     if server.sign_in and auth is None:
-        raise ValueError(f"the {server.name} server declares sign_in=True: pass auth=McpOidcAuth(...)")
+        raise ValueError(f"the {server.name} server declares sign_in=True: pass auth=McpOidcAuth(...) "
+                         "or auth=McpAuthorizationServer(...)")
 
 
 def _public_url_concurrency(*provisioned: int | float | None) -> int | float:

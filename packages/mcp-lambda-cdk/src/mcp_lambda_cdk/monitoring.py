@@ -17,6 +17,12 @@ oldest running task and the worker events in the on-failure queue, and two alarm
 ``failed_tasks_threshold`` in 5 minutes) and any event in the on-failure queue (a worker Lambda gave up on;
 it stays raised until the queue is looked at and emptied).
 
+An authorization server (``McpAuthorizationServer``) gets two alarms of its own
+(``McpAuthorizationServerMonitoring``): any function error (it answers every failure of a request itself, so an
+error is a configuration it cannot read, a permission it lacks or a crash) and any throttle (its reserved
+concurrency is full: people cannot sign in); the dashboard of every server it protects gets its row
+(``authorization_server_widgets``).
+
 Missing data (no traffic) is not breaching. Per-tool graphs come from the runtime's EMF metrics
 (namespace ``McpServers``, dimensions ``service`` and ``tool``): one line per tool named in ``tools``, or
 a ``SEARCH`` expression that finds every tool the service has reported when ``tools`` is not given.
@@ -85,6 +91,16 @@ class MonitoredTasks(Protocol):
     def metric_tasks_cancelled(self, **options: Any) -> cloudwatch.Metric: ...
     def metric_task_running_age(self, **options: Any) -> cloudwatch.Metric: ...
     def metric_failed_workers(self, **options: Any) -> cloudwatch.Metric: ...
+
+
+class MonitoredAuthorizationServer(Protocol):
+    """What the monitoring reads of an authorization server: an ``McpAuthorizationServer``."""
+
+    def metric_invocations(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_errors(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_throttles(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_duration(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_concurrent_executions(self, **options: Any) -> cloudwatch.Metric: ...
 
 
 class McpServiceMonitoring(Construct):
@@ -331,6 +347,103 @@ class McpServiceMonitoring(Construct):
                 title="WAF blocked requests", left=[api.metric_waf_blocked_requests(label="Blocked", **minute)], width=8
             ),
         ]
+
+
+class McpAuthorizationServerMonitoring(Construct):
+    """The alarms of an authorization server: function errors and throttles, each at the first occurrence in
+    5 minutes (see the module docstring for why one is enough). Built by every ``McpAuthorizationServer``
+    (``server.monitoring``).
+
+    :param scope: the parent construct.
+    :param id: the construct id.
+    :param server: the authorization server to watch.
+    :param name: what the alarm descriptions call it.
+    :param alarm_topic: where alarm and OK notifications go. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        server: MonitoredAuthorizationServer,
+        name: str,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        five_minutes = Duration.minutes(5)
+        self.errors_alarm = server.metric_errors(period=five_minutes).create_alarm(
+            self,
+            "Errors",
+            alarm_description=(
+                f"{name}: the function failed (it answers request failures itself, so this is a configuration it "
+                "cannot read, a permission it lacks, or a crash); people may be unable to sign in"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any function error of the ``live`` alias in 5 minutes."""
+        self.throttles_alarm = server.metric_throttles(period=five_minutes).create_alarm(
+            self,
+            "Throttles",
+            alarm_description=(
+                f"{name}: requests refused for lack of concurrency (its reserved concurrency is full): sign-ins "
+                "and token refreshes fail; raise reserved_concurrent_executions if the traffic is real"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any throttled invocation of the ``live`` alias in 5 minutes."""
+        self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
+        """Every alarm created here."""
+        if alarm_topic is not None:
+            action = cw_actions.SnsAction(alarm_topic)
+            for alarm in self.alarms:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
+
+
+def authorization_server_widgets(
+    server: MonitoredAuthorizationServer, alarms: Sequence[cloudwatch.IAlarm] = ()
+) -> list[cloudwatch.IWidget]:
+    """Graphs of an authorization server, for ``Dashboard.add_widgets``: one row (a server it protects adds
+    them to its dashboard): requests and errors, duration, concurrency and throttles, and its alarms."""
+    minute = {"period": _ONE_MINUTE}
+    widgets: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="Authorization server: requests and errors",
+            left=[server.metric_invocations(label="Requests", **minute)],
+            right=[server.metric_errors(label="Errors", **minute)],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            right_y_axis=cloudwatch.YAxisProps(min=0),
+            width=6,
+        ),
+        cloudwatch.GraphWidget(
+            title="Authorization server: duration (ms)",
+            left=[
+                server.metric_duration(statistic="p50", label="p50", **minute),
+                server.metric_duration(statistic="p99", label="p99", **minute),
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            width=6,
+        ),
+        cloudwatch.GraphWidget(
+            title="Authorization server: concurrency and throttles",
+            left=[server.metric_concurrent_executions(label="Concurrent executions", **minute)],
+            right=[server.metric_throttles(label="Throttles", **minute)],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            right_y_axis=cloudwatch.YAxisProps(min=0),
+            width=6,
+        ),
+    ]
+    if alarms:
+        widgets.append(cloudwatch.AlarmStatusWidget(title="Authorization server alarms", alarms=list(alarms),
+                                                    width=6, height=6))
+    return widgets
 
 
 def validate_monitoring_props(

@@ -13,9 +13,10 @@ the ``live`` alias points at, and the Function URL belongs to that alias, so put
 environment makes CloudFormation's graph circular (Function -> environment -> Url -> Alias -> Version ->
 Function); ``cdk synth`` rejects it. The runtime therefore derives the resource from each request,
 ``https://{requestContext.domainName}{MCP_PATH}`` -- the domain Lambda (or API Gateway) reports, not the
-client's ``Host`` header -- which is exactly the Function URL's. Give ``resource`` when the server sits
-behind a custom domain (CloudFront, API Gateway) whose URL is known before deployment: then it is also
-accepted as a token audience (RFC 8707), which the derived resource is not.
+client's ``Host`` header -- which is exactly the Function URL's. Either way the resource is an accepted token
+audience (RFC 8707), so tokens an authorization server bound to this server count without an ``audiences``
+entry. Give ``resource`` when the server sits behind a custom domain (CloudFront, API Gateway) whose URL is
+known before deployment and differs from the domain the request reports.
 
 The parts: the issuers and their configuration (``oidc_issuers``), the created Cognito pool
 (``cognito_pool``), the props and their validation (``oidc_auth_props``); this module protects services and

@@ -168,11 +168,8 @@ def validate_props(
             _check_https_url(provider.jwks_uri, "OidcIssuer.jwks_uri")
         if isinstance(provider.audiences, str):
             raise ValueError(f"OidcIssuer.audiences must be a list, got the string {provider.audiences!r}")
-        if not provider.audiences and resource is None:
-            raise ValueError(
-                f"OidcIssuer {provider.issuer!r} needs audiences: without a configured resource the runtime "
-                "accepts only the listed audiences"
-            )
+        # No audiences is fine: the server's own resource (configured, or derived from each request) is always
+        # an accepted audience, which is what an RFC 8707 issuer (McpAuthorizationServer) puts in its tokens.
         _check_domains(provider.allowed_domains, f"OidcIssuer {provider.issuer!r} allowed_domains")
         issuers.append(provider.issuer.rstrip("/") if _literal(provider.issuer) else provider.issuer)
     literal_issuers = [i for i in issuers if _literal(i)]

@@ -19,7 +19,9 @@ class OidcIssuer:
 
     :param issuer: the issuer URL, exactly as the tokens' ``iss`` claim spells it (``https://...``).
     :param audiences: accepted ``aud`` values (client ids, API identifiers); for Cognito user pools the
-        app client ids. Default: none, which only works together with ``McpOidcAuth(resource=...)``.
+        app client ids. Default: none: only tokens issued for the server itself are accepted (RFC 8707: ``aud``
+        is its resource, ``McpOidcAuth(resource=...)`` or the URL the runtime derives from each request), as
+        an authorization server that binds tokens to their resource issues them (``McpAuthorizationServer``).
     :param jwks_uri: where the signing keys are. Default: discovered from
         ``<issuer>/.well-known/openid-configuration``.
     :param allowed_domains: only accounts whose verified email (or Google ``hd``) is in one of these

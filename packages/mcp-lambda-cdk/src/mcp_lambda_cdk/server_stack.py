@@ -17,7 +17,14 @@ What a server declares (``mcp_lambda.spec.ServerSpec``) decides what its stack h
 - ``sign_in=True``: an ``McpOidcAuth`` trusting a created Cognito user pool (a group per declared scope) and,
   with the context values ``googleClientId`` and ``allowedDomains`` (``cdk deploy -c ...``), Google
   accounts of those domains, who then hold the declared scopes. The issuers' signing keys are fetched from
-  the internet, so a database VPC gets one NAT gateway.
+  the internet, so a database VPC gets one NAT gateway. In front of the pool, an ``McpAuthorizationServer``:
+  MCP clients (Claude Code, VS Code, MCP Inspector, the proxy without ``--client-id``) read the server's
+  RFC 9728 metadata, take its first authorization server, and register themselves there, which Cognito
+  cannot do. It comes in addition to the direct trust, not instead: the server lists it first, so every
+  client that discovers sign-in goes to it and gets a token bound to this server, while tokens the pool
+  issues to its proxy client and Google ID tokens (which an authorization server in front of one pool cannot
+  broker) keep working. Sign-in without a pool (Google only) gets no authorization server unless
+  ``authorization_server`` names another upstream.
 - ``tasks=True``: a task table and self-invocation (``mcp_lambda_cdk.tasks``); in an application tier without
   egress, a DynamoDB gateway endpoint and a Lambda interface endpoint.
 
@@ -36,6 +43,7 @@ from constructs import Construct
 
 from mcp_lambda.spec import ServerSpec
 
+from mcp_lambda_cdk.authorization_server import McpAuthorizationServer, McpAuthorizationServerOptions
 from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, user_pool_issuer
@@ -72,12 +80,17 @@ class McpServerStack(Stack):
     :param auth: the sign-in's props (servers declared with ``sign_in=True``). Default: a created Cognito
         user pool with the declared scopes, plus Google from the context values ``googleClientId`` and
         ``allowedDomains``.
+    :param authorization_server: the authorization server's props (servers declared with ``sign_in=True``).
+        What they leave at their defaults comes from the sign-in: its user pool and domain as the upstream, its
+        issuers as ``also_trusted`` (``also_trusted=[]``: the authorization server's tokens only), its
+        ``resource``, ``tool_scopes`` and failure alarm, and ``alarm_topic``. Default: an
+        ``McpAuthorizationServer`` in front of the sign-in's user pool; none without a pool.
     :param tasks: the tasks' settings (servers declared with ``tasks=True``). Default: ``TasksOptions()``.
     :param alarm_topic: where the service's alarms notify. Default: none.
     :param kwargs: ``Stack`` props (``env``, ``description``, ...).
 
-    Attributes: ``server``, ``service`` (``McpLambdaService``), ``database`` and ``auth`` (or None),
-    ``dashboard``.
+    Attributes: ``server``, ``service`` (``McpLambdaService``), ``database``, ``auth`` and
+    ``authorization_server`` (or None), ``dashboard``.
     """
 
     def __init__(
@@ -90,6 +103,7 @@ class McpServerStack(Stack):
         url_auth_type: lambda_.FunctionUrlAuthType | None = None,
         database: McpDatabaseOptions | None = None,
         auth: McpOidcAuthOptions | None = None,
+        authorization_server: McpAuthorizationServerOptions | None = None,
         tasks: TasksOptions | None = None,
         alarm_topic: sns.ITopic | None = None,
         **kwargs: Any,
@@ -106,9 +120,17 @@ class McpServerStack(Stack):
             self.database = McpDatabase.from_options(self, "Database", options)
 
         self.auth: McpOidcAuth | None = None
-        """The server's sign-in (``sign_in=True``), or None."""
+        """The server's sign-in (``sign_in=True``): the issuers it trusts, and the user pool it may create; or
+        None. With an authorization server, that server protects the service and lists these issuers after
+        its own."""
+        self.authorization_server: McpAuthorizationServer | None = None
+        """The authorization server in front of the sign-in's user pool (``sign_in=True``), or None."""
         if server.sign_in:
-            self.auth = McpOidcAuth.from_options(self, "Auth", self._auth_options(auth))
+            auth_options = self._auth_options(auth)
+            self.auth = McpOidcAuth.from_options(self, "Auth", auth_options)
+            as_options = self._authorization_server_options(self.auth, auth_options, authorization_server, alarm_topic)
+            if as_options is not None:
+                self.authorization_server = McpAuthorizationServer.from_options(self, "AuthorizationServer", as_options)
 
         self.service = McpLambdaService(
             self,
@@ -117,7 +139,7 @@ class McpServerStack(Stack):
             endpoint=endpoint,
             url_auth_type=url_auth_type,
             database=self.database,
-            auth=self.auth,
+            auth=self.authorization_server or self.auth,
             tasks=tasks,
             alarm_topic=alarm_topic,
         )
@@ -147,12 +169,39 @@ class McpServerStack(Stack):
                 )
         return options
 
+    @staticmethod
+    def _authorization_server_options(
+        auth: McpOidcAuth,
+        auth_options: McpOidcAuthOptions,
+        given: McpAuthorizationServerOptions | None,
+        alarm_topic: sns.ITopic | None,
+    ) -> McpAuthorizationServerOptions | None:
+        """``given``, completed from the sign-in; None when there is no upstream to put it in front of."""
+        options = given or McpAuthorizationServerOptions()
+        if options.user_pool is None and options.upstream_issuer is None:
+            if auth.user_pool is None:
+                return None
+            options = dataclasses.replace(options, user_pool=auth.user_pool,
+                                          user_pool_domain=options.user_pool_domain or auth.user_pool_domain)
+        defaults = McpAuthorizationServerOptions()
+        inherited: dict[str, Any] = {
+            "also_trusted": auth.providers,
+            "resource": auth.resource,
+            "tool_scopes": auth.tool_scopes or None,
+            "auth_failure_threshold": auth_options.auth_failure_threshold,
+            "auth_failure_period": auth_options.auth_failure_period,
+            "alarm_topic": alarm_topic,
+        }
+        return dataclasses.replace(options, **{
+            name: value for name, value in inherited.items() if getattr(options, name) == getattr(defaults, name)
+        })
+
     def _user_pool_outputs(self, auth: McpOidcAuth) -> None:
         assert auth.user_pool is not None and auth.user_pool_client is not None and auth.user_pool_domain is not None
         CfnOutput(self, "UserPoolIssuer", value=user_pool_issuer(auth.user_pool),
                   description="The Cognito issuer the server trusts")
         CfnOutput(self, "UserPoolClientId", value=auth.user_pool_client.user_pool_client_id,
-                  description="The proxy CLI's --client-id (a public client: no secret, PKCE)")
+                  description="A public app client (PKCE, loopback callbacks) for signing in at the pool directly")
         groups = ", ".join(self.server.scopes) or "none"
         CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id,
                   description=f"Create users here; groups granting scopes: {groups}")
