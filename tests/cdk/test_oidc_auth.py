@@ -470,6 +470,28 @@ def test_proxy_client_is_public_with_the_code_flow_on_loopback_and_the_write_sco
     template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": "messages:write"})
 
 
+def test_machine_clients_use_client_credentials_with_their_scopes_and_are_trusted(stack: cdk.Stack, protect) -> None:
+    """A headless client: confidential, the client-credentials grant only, exactly its resource-server scopes;
+    its id joins the app clients whose access tokens the server accepts."""
+    auth, template = protect(create_user_pool=True, scopes=["messages:write", "reports:run"],
+                             machine_clients={"nightly-digest": ["messages:write"]})
+    machine = auth.machine_clients["nightly-digest"]
+    server = logical_id(stack, auth.resource_server)
+    template.has_resource_properties("AWS::Cognito::UserPoolClient", {
+        "ClientName": "nightly-digest",
+        "GenerateSecret": True,
+        "AllowedOAuthFlows": ["client_credentials"],
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthScopes": [{"Fn::Join": ["", [{"Ref": server}, "/messages:write"]]}],
+        "CallbackURLs": Match.absent(),
+        "EnableTokenRevocation": True,
+    })
+    pool, client = logical_id(stack, auth.user_pool), logical_id(stack, auth.user_pool_client)
+    [provider] = auth_config(template, "weather.server.handler")["providers"]
+    assert provider == {"issuer": f"https://<GetAtt:{pool}.ProviderURL>",
+                        "audiences": [f"<Ref:{client}>", f"<Ref:{logical_id(stack, machine)}>"]}
+
+
 def test_callback_urls_are_a_prop(protect) -> None:
     _, template = protect(create_user_pool=True, callback_urls=["http://127.0.0.1:33418/callback"])
     template.has_resource_properties(
@@ -550,6 +572,14 @@ def test_no_scopes_no_resource_server(protect) -> None:
         ({"create_user_pool": True, "callback_urls": []}, "at least one"),
         ({"create_user_pool": True, "scopes": ["messages write"]}, "spaces"),
         ({"create_user_pool": True, "scopes": ["a/b"]}, "spaces"),
+        ({"google_client_id": GOOGLE_CLIENT, "machine_clients": {"job": ["messages:write"]}}, "create_user_pool"),
+        ({"create_user_pool": True, "scopes": ["messages:write"], "machine_clients": {"job": []}}, "list of scopes"),
+        ({"create_user_pool": True, "scopes": ["messages:write"], "machine_clients": {"job": "messages:write"}},
+         "list of scopes"),
+        ({"create_user_pool": True, "scopes": ["messages:write"], "machine_clients": {"job": ["admin"]}},
+         "does not offer"),
+        ({"create_user_pool": True, "scopes": ["messages:write"], "machine_clients": {"a job": ["messages:write"]}},
+         "machine client name"),
         ({"oidc_issuers": [OidcIssuer(issuer="http://login.example.com", audiences=["x"])]}, "https"),
         ({"oidc_issuers": [OidcIssuer(issuer="https://l.example.com", audiences=["x"], jwks_uri="http://k")]},
          "jwks_uri"),

@@ -7,6 +7,7 @@ first releases.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
@@ -51,6 +52,7 @@ class CognitoSignIn:
     resource_server: cognito.UserPoolResourceServer | None = None
     groups: list[cognito.UserPoolGroup] = field(default_factory=list)
     pre_token_generation: lambda_.Function | None = None
+    machine_clients: dict[str, cognito.UserPoolClient] = field(default_factory=dict)
 
 
 def define_user_pool(
@@ -63,8 +65,10 @@ def define_user_pool(
     threat_protection: bool,
     email_in_access_token: bool,
     removal_policy: RemovalPolicy,
+    machine_clients: Mapping[str, Sequence[str]],
 ) -> CognitoSignIn:
-    """The user pool, its trigger, hosted domain, resource server, groups and app client, in ``self``."""
+    """The user pool, its trigger, hosted domain, resource server, groups, app client and machine clients, in
+    ``self``."""
     pre_token_generation: lambda_.Function | None = None
     pool = cognito.UserPool(
         self,
@@ -170,7 +174,30 @@ def define_user_pool(
         id_token_validity=Duration.hours(1),
         refresh_token_validity=Duration.days(30),
     )
-    return CognitoSignIn(pool, client, domain, resource_server, groups, pre_token_generation)
+    machines = {
+        name: _machine_client(pool, name, [cognito.OAuthScope.resource_server(resource_server, s)
+                                           for s in server_scopes if s.scope_name in granted])
+        for name, granted in machine_clients.items()
+    } if resource_server is not None else {}
+    return CognitoSignIn(pool, client, domain, resource_server, groups, pre_token_generation, machines)
+
+
+def _machine_client(pool: cognito.UserPool, name: str, scopes: list[cognito.OAuthScope]) -> cognito.UserPoolClient:
+    """A headless client (a scheduled job, a CI pipeline, another service): the client-credentials grant, so
+    no person and no browser; it authenticates with its secret, which Cognito generates and
+    ``aws cognito-idp describe-user-pool-client`` shows, and gets exactly ``scopes``. Its access tokens carry
+    no email: tools see the client (``sub`` and ``client_id`` are its id) as the caller."""
+    return pool.add_client(
+        f"MachineClient-{name}",
+        user_pool_client_name=name,
+        generate_secret=True,  # client credentials: the secret is the only proof of who is calling
+        auth_flows=cognito.AuthFlow(user_srp=False, custom=False, user_password=False, admin_user_password=False),
+        o_auth=cognito.OAuthSettings(flows=cognito.OAuthFlows(client_credentials=True), scopes=scopes),
+        supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+        prevent_user_existence_errors=True,
+        enable_token_revocation=True,
+        access_token_validity=Duration.hours(1),
+    )
 
 
 def _default_domain_prefix(scope: Construct) -> str:

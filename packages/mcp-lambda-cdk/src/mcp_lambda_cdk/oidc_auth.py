@@ -115,6 +115,11 @@ class McpOidcAuth(Construct):
         pre token generation trigger), so servers can name the author. Default: True.
     :param user_pool_removal_policy: what happens to the created pool (and its users) when it leaves the
         stack; anything but ``DESTROY`` also turns on deletion protection. Default: ``RemovalPolicy.RETAIN``.
+    :param machine_clients: headless clients of the created pool (jobs, pipelines, other services), by name,
+        each with the scopes it may hold (from ``scopes``): a confidential app client with the
+        client-credentials grant, whose access tokens the servers accept (its id joins the trusted app
+        clients). Tools see the client as the caller: ``sub`` is its id and there is no email. Cognito bills
+        machine-to-machine clients and token requests separately from users. Default: none.
     :param oidc_issuers: more OpenID Connect issuers (Okta, Entra ID, Auth0, Keycloak, ...).
         Default: none.
     :param resource: this server's canonical URL (RFC 9728 ``resource``, an accepted audience) when it is
@@ -146,6 +151,7 @@ class McpOidcAuth(Construct):
         threat_protection: bool = True,
         email_in_access_token: bool = True,
         user_pool_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        machine_clients: Mapping[str, Sequence[str]] | None = None,
         oidc_issuers: Sequence[OidcIssuer] = (),
         resource: str | None = None,
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
@@ -160,6 +166,8 @@ class McpOidcAuth(Construct):
             f"http://127.0.0.1:{port}{CALLBACK_PATH}" for port in DEFAULT_CALLBACK_PORTS
         ]
         auth_failure_period = auth_failure_period or Duration.minutes(5)
+        machine_clients = {name: list(granted) if not isinstance(granted, str) else granted
+                           for name, granted in (machine_clients or {}).items()}
         validate_props(
             google_client_id=google_client_id,
             allowed_domains=allowed_domains,
@@ -173,6 +181,7 @@ class McpOidcAuth(Construct):
             scopes=scopes,
             resource_server_identifier=resource_server_identifier,
             email_in_access_token=email_in_access_token,
+            machine_clients=machine_clients,
             oidc_issuers=oidc_issuers,
             resource=resource,
             auth_failure_threshold=auth_failure_threshold,
@@ -200,6 +209,8 @@ class McpOidcAuth(Construct):
         """The created pool's groups, one per scope: membership grants the scope."""
         self.pre_token_generation: lambda_.Function | None = None
         """The trigger adding the verified email to access tokens; None unless created."""
+        self.machine_clients: dict[str, cognito.UserPoolClient] = {}
+        """The created pool's headless clients by name (client credentials, with a secret)."""
 
         if create_user_pool:
             created = define_user_pool(
@@ -211,12 +222,15 @@ class McpOidcAuth(Construct):
                 threat_protection=threat_protection,
                 email_in_access_token=email_in_access_token,
                 removal_policy=user_pool_removal_policy,
+                machine_clients=machine_clients,
             )
             self.user_pool, self.user_pool_client, self.user_pool_domain = (
                 created.user_pool, created.client, created.domain)
             self.resource_server, self.groups = created.resource_server, created.groups
             self.pre_token_generation = created.pre_token_generation
-            user_pool_client_ids = [created.client.user_pool_client_id]
+            self.machine_clients = created.machine_clients
+            user_pool_client_ids = [created.client.user_pool_client_id,
+                                    *(client.user_pool_client_id for client in created.machine_clients.values())]
 
         self.providers: list[OidcIssuer] = []
         """Every trusted issuer, in the order of ``MCP_AUTH_CONFIG``'s ``providers``."""

@@ -20,6 +20,7 @@ _RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
 _SCOPE = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
 _RESOURCE_SERVER_ID = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_MACHINE_CLIENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +43,7 @@ class McpOidcAuthOptions:
     threat_protection: bool = True
     email_in_access_token: bool = True
     user_pool_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    machine_clients: Mapping[str, Sequence[str]] | None = None
     oidc_issuers: Sequence[OidcIssuer] = ()
     resource: str | None = None
     tool_scopes: Mapping[str, Sequence[str]] | None = None
@@ -96,6 +98,7 @@ def validate_props(
     scopes: Sequence[str],
     resource_server_identifier: str,
     email_in_access_token: bool,
+    machine_clients: Mapping[str, Sequence[str]],
     oidc_issuers: Sequence[OidcIssuer],
     resource: str | None,
     auth_failure_threshold: int | float,
@@ -152,6 +155,19 @@ def validate_props(
     for scope in scopes:
         if _literal(scope) and not _SCOPE.match(scope):
             raise ValueError(f"scope {scope!r} may not contain spaces, '\"', '/' or '\\'")
+    if machine_clients and not create_user_pool:
+        raise ValueError("machine_clients are app clients of the created user pool and need create_user_pool=True; "
+                         "for a pool of your own, add the client there and its id to user_pool_client_ids")
+    for name, granted in machine_clients.items():
+        if not _MACHINE_CLIENT_NAME.match(name):
+            raise ValueError(f"machine client name {name!r}: 1 to 64 letters, digits, '.', '_' or '-'")
+        if isinstance(granted, str) or not granted:
+            raise ValueError(f"machine client {name!r} needs a list of scopes (a client with none can call only "
+                             f"public tools, which need no client), got {granted!r}")
+        unknown = [s for s in granted if s not in scopes]
+        if unknown:
+            raise ValueError(f"machine client {name!r} asks for {unknown}, which the pool does not offer: add them "
+                             "to scopes (or to tool_scopes)")
     if _literal(resource_server_identifier) and not _RESOURCE_SERVER_ID.match(resource_server_identifier):
         raise ValueError(
             f"resource_server_identifier {resource_server_identifier!r} may not contain spaces, '\"' or '\\'"

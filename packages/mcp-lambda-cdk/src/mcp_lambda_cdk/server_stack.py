@@ -34,6 +34,7 @@ One dashboard: the service's, with the database's row and the sign-in failures.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Stack
@@ -207,6 +208,15 @@ class McpServerStack(Stack):
                   description=f"Create users here; groups granting scopes: {groups}")
         CfnOutput(self, "SignInDomain", value=auth.user_pool_domain.base_url(),
                   description="The hosted sign-in pages of the user pool")
+        for name, client in auth.machine_clients.items():
+            CfnOutput(self, f"MachineClient{_output_id(name)}Id", value=client.user_pool_client_id,
+                      description=f"The headless client {name} (client credentials; its secret: aws cognito-idp "
+                                  "describe-user-pool-client); token endpoint: SignInDomain + /oauth2/token")
+
+
+def _output_id(name: str) -> str:
+    """A machine client's name as part of an output's id (letters and digits only)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
 def _context_string(scope: Construct, key: str) -> str | None:
