@@ -1,7 +1,9 @@
 """The MCP servers of this repository, each declared once: `app.py` deploys them, `make serve` serves them.
 
 Adding a server: a folder under `servers/` (`server.py` with an `MCPServer` and its `handler`, optionally
-`migrations/` and `requirements.txt`) and one `ServerSpec` here. Its stack is `Mcp<Name>Stack`.
+`migrations/` and `requirements.txt`) and one `ServerSpec` here. Its stack is `Mcp<Name>Stack`. A server with
+a database declares what its tools do to which tables (`grants`): it then connects as a database user of its
+own that may do exactly that (`mcp_<name>`), never as the schema's owner.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ from mcp_lambda.spec import ServerSpec
 SERVERS_DIR = Path(__file__).resolve().parent / "servers"
 
 WEATHER = ServerSpec("weather", SERVERS_DIR / "weather", public=True)
-MESSAGING = ServerSpec("messaging", SERVERS_DIR / "messaging", database=True)
+# Posting inserts a row (and reads it back); reading selects. Nothing updates, deletes or alters.
+MESSAGING = ServerSpec("messaging", SERVERS_DIR / "messaging", database=True,
+                       grants={"messages": ("SELECT", "INSERT")})
 # The same channel behind sign-in: the messaging table (its migrations), posting needs messages:write.
 SECURE_MESSAGING = ServerSpec(
     "secure-messaging",
     SERVERS_DIR / "secure_messaging",
     database=True,
     migrations=(SERVERS_DIR / "messaging" / "migrations",),
+    grants={"messages": ("SELECT", "INSERT")},
     sign_in=True,
     scopes=("messages:write",),
 )
 # Reports over the messaging table, read-only, as MCP tasks.
 REPORTS = ServerSpec(
     "reports", SERVERS_DIR / "reports", database=True, migrations=(SERVERS_DIR / "messaging" / "migrations",),
-    tasks=True,
+    grants={"messages": ("SELECT",)}, tasks=True,
 )
 # The official conformance suite's server: served locally for tests/conformance, never deployed.
 CONFORMANCE = ServerSpec("conformance", SERVERS_DIR / "conformance", tasks=True, deploy=False)

@@ -27,8 +27,8 @@ handler.close()
 """
 
 
-def test_concurrent_posters_all_arrive_in_order(database_url, admin):
-    env = {**os.environ, "DATABASE_URL": database_url, "POWERTOOLS_METRICS_DISABLED": "true",
+def test_concurrent_posters_all_arrive_in_order(messaging_url, admin):
+    env = {**os.environ, "DATABASE_URL": messaging_url, "POWERTOOLS_METRICS_DISABLED": "true",
            "POWERTOOLS_LOG_LEVEL": "WARNING"}
     start_at = time.time() + 4
     processes = [

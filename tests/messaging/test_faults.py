@@ -78,11 +78,11 @@ def test_repeated_kills_across_many_posts_lose_and_duplicate_nothing(messaging, 
     assert stored == texts
 
 
-def test_statement_timeout_is_a_tool_error_and_writes_nothing(database_url, admin, monkeypatch):
+def test_statement_timeout_is_a_tool_error_and_writes_nothing(messaging_url, admin, monkeypatch):
     from mcp_lambda import McpLambdaRuntime
     from messaging.server import mcp
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATABASE_URL", messaging_url)
     monkeypatch.setenv("MCP_DB_STATEMENT_TIMEOUT_MS", "300")
     handler = McpLambdaRuntime(mcp)
     try:

@@ -24,19 +24,19 @@ from tests.runtime.lambda_events import FakeContext, response_json, v2_event
 
 
 @pytest.fixture
-def proxy(database_url):
-    running = FaultProxy(database_url)
+def proxy(messaging_url):
+    running = FaultProxy(messaging_url)
     yield running
     running.close()
 
 
 @pytest.fixture
-def messaging(proxy, database_url, monkeypatch):
-    """The messaging function, reaching its database through the proxy."""
+def messaging(proxy, messaging_url, monkeypatch):
+    """The messaging function, as its own database user, reaching its database through the proxy."""
     from mcp_lambda import McpLambdaRuntime
     from messaging.server import mcp
 
-    monkeypatch.setenv("DATABASE_URL", proxy.url_for(database_url))
+    monkeypatch.setenv("DATABASE_URL", proxy.url_for(messaging_url))
     runtime = McpLambdaRuntime(mcp)
     yield runtime
     runtime.close()

@@ -91,6 +91,15 @@ PROTECTED_RESOURCE_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 # -- handlers ------------------------------------------------------------------------------------------------
 MIGRATIONS_HANDLER = "mcp_lambda.migrations.handler"
 
+# -- a service's database user: the custom resource the migration function also serves ---------------------
+DATABASE_USER_RESOURCE_TYPE = "Custom::McpDatabaseUser"
+DATABASE_USER_PROPERTY = "User"
+"""The user's name (``ServerSpec.database_user``)."""
+DATABASE_USER_GRANTS_PROPERTY = "Grants"
+"""``{"<table>": ["SELECT", ...]}``: the privileges, exactly (``ServerSpec.grants``)."""
+DATABASE_USER_SECRET_PROPERTY = "SecretArn"
+"""The user's Secrets Manager secret (``username``, ``password``): the password the proxy signs in with."""
+
 # -- the authorization server's table ------------------------------------------------------------------------
 AS_TABLE_PARTITION_KEY = "pk"
 AS_TABLE_TTL_ATTRIBUTE = "expires_at"

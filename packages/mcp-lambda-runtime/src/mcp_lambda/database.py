@@ -283,6 +283,14 @@ class DatabaseState:
     db: Database
 
 
+def _environment() -> Mapping[str, str]:
+    """The variables of the execution environment being started: the process's, plus those of its own that a
+    local server gives each function (each connects as its own database user, as each Lambda function would)."""
+    invocation = current_invocation.get()
+    environ = getattr(invocation.runtime, "environ", None) if invocation is not None else None
+    return environ() if environ is not None else os.environ
+
+
 @asynccontextmanager
 async def database_lifespan(server: Any) -> AsyncIterator[DatabaseState]:
     """An MCPServer lifespan: one `Database` per execution environment, closed at shutdown.
@@ -291,7 +299,7 @@ async def database_lifespan(server: Any) -> AsyncIterator[DatabaseState]:
     touch the database keep working, and the others report the outage as a tool error and reconnect
     on their next call.
     """
-    db = Database(DatabaseConfig.from_env())
+    db = Database(DatabaseConfig.from_env(_environment()))
     db.warm()
     try:
         yield DatabaseState(db)

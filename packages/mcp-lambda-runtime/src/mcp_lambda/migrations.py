@@ -22,8 +22,9 @@ from mcp_lambda import contract as c
 from mcp_lambda.database import DatabaseConfig, connect
 from mcp_lambda.observability import logger
 
-# Any constant works; it only has to be the same for every process migrating this database.
-_LOCK_KEY = 0x4D43504D  # "MCPM"
+# Any constant works; it only has to be the same for every process migrating this database (and making its
+# users: mcp_lambda.database_users takes the same lock).
+LOCK_KEY = 0x4D43504D  # "MCPM"
 
 
 def migration_files(directory: Path) -> list[Path]:
@@ -32,7 +33,7 @@ def migration_files(directory: Path) -> list[Path]:
 
 def apply(connection: pg8000.native.Connection, directory: Path) -> list[str]:
     """Apply pending migrations from `directory`; returns the names applied now."""
-    connection.run("SELECT pg_advisory_lock(:key)", key=_LOCK_KEY)
+    connection.run("SELECT pg_advisory_lock(:key)", key=LOCK_KEY)
     try:
         connection.run(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -64,7 +65,7 @@ def apply(connection: pg8000.native.Connection, directory: Path) -> list[str]:
             logger.info("Applied migration", migration=path.name)
         return applied
     finally:
-        connection.run("SELECT pg_advisory_unlock(:key)", key=_LOCK_KEY)
+        connection.run("SELECT pg_advisory_unlock(:key)", key=LOCK_KEY)
 
 
 def connect_with_retry(config: DatabaseConfig, attempts: int = 8, first_delay: float = 2.0) -> pg8000.native.Connection:
@@ -100,7 +101,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     `MCP_MIGRATIONS_DIR` names the folder relative to the code root (`migrations`, shipped beside the runtime).
     Delete leaves the schema alone: the data outlives the stack unless the database itself is removed.
+    The same function makes the database users of the servers that use these migrations
+    (`Custom::McpDatabaseUser`, `mcp_lambda.database_users`), after the migrations, as the same owner.
     """
+    if event.get("ResourceType") == c.DATABASE_USER_RESOURCE_TYPE:
+        from mcp_lambda.database_users import on_event
+
+        config = DatabaseConfig.from_env()
+        return on_event(event, lambda retry: connect_with_retry(config) if retry else connect(config))
     physical_id = event.get("PhysicalResourceId") or "schema-migrations"
     if event.get("RequestType") == "Delete":
         return {"PhysicalResourceId": physical_id}

@@ -3,7 +3,8 @@
 A server is a folder: `server.py` exposing an `MCPServer` and the Lambda `handler` built from it,
 optionally `migrations/` (numbered SQL files) and a `requirements.txt` of its own. A `ServerSpec` names
 the folder and says what the folder cannot say without being imported: whether the server needs the
-database, signs callers in, runs tasks, and who may reach its endpoint. The CDK constructs read it at synth
+database and what its tools do to which tables (`grants`), signs callers in, runs tasks, and who may reach
+its endpoint. The CDK constructs read it at synth
 time (`McpLambdaService(server=...)`), the local server (`mcp-lambda serve`) when it starts; the local
 server also imports the handler and refuses a declaration that contradicts it.
 
@@ -13,6 +14,7 @@ Standard library only: a CDK app imports this without the SDK.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +24,44 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 SERVER_MODULE, HANDLER_ATTRIBUTE = "server", "handler"
 MIGRATIONS_FOLDER = "migrations"
 REQUIREMENTS_FILE = "requirements.txt"
+#: What a server's database user may be granted on a table: its rows, read and written. Never ownership,
+#: ALTER, DROP, TRUNCATE, REFERENCES or TRIGGER: the schema stays the migrations' (the owner's).
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+#: A table a grant names: ``table`` (in ``public``) or ``schema.table``, unquoted lower-case identifiers.
+TABLE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+#: A server's database user is ``mcp_<name>`` (``secure-messaging`` -> ``mcp_secure_messaging``).
+DATABASE_USER_PREFIX = "mcp_"
+#: PostgreSQL's longest identifier, in bytes.
+MAX_IDENTIFIER = 63
 
 
 class SpecError(ValueError):
     """A declaration that cannot describe a server (bad name, missing folder, ...)."""
+
+
+@dataclass(frozen=True)
+class TableGrant:
+    """What a server's database user may do to one table: some of ``TABLE_PRIVILEGES``.
+
+    ``INSERT`` also gives ``USAGE`` on the sequences the table's columns own (``serial``, identity), which
+    inserting a row needs; a table outside ``public`` also gives ``USAGE`` on its schema.
+
+    :param table: ``table`` (in ``public``) or ``schema.table``.
+    :param privileges: the privileges, in any order; stored in ``TABLE_PRIVILEGES`` order.
+    """
+
+    table: str
+    privileges: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.table, str) or not TABLE_PATTERN.match(self.table):
+            raise SpecError(f"a grant names a table as table or schema.table in lower case, got {self.table!r}")
+        given = (self.privileges,) if isinstance(self.privileges, str) else tuple(self.privileges)
+        wanted = {str(p).strip().upper() for p in given}
+        unknown = sorted(wanted - set(TABLE_PRIVILEGES))
+        if unknown or not wanted:
+            raise SpecError(f"grants on {self.table} may be {', '.join(TABLE_PRIVILEGES)}; got {list(given)!r}")
+        object.__setattr__(self, "privileges", tuple(p for p in TABLE_PRIVILEGES if p in wanted))
 
 
 @dataclass(frozen=True)
@@ -50,6 +86,13 @@ class ServerSpec:
         Default: False (callers sign requests with SigV4).
     :param deploy: part of the CDK app; False for a server served locally only (a test fixture).
         Default: True.
+    :param grants: what its tools do to which tables, e.g. ``{"messages": ("SELECT", "INSERT")}`` (or
+        ``TableGrant`` values); needs ``database=True``. The server then connects as a database user of its
+        own, ``database_user`` (``mcp_<name>``), which the migrations' user creates after the migrations
+        with exactly these privileges and nothing else: it owns no table, so it can neither ``DROP`` nor
+        ``ALTER`` one, and it reads no table it is not granted. ``{}``: a user that may do nothing.
+        Default: None, no user of its own: the server connects as the database's owner (the migrations'
+        user), which may do anything to every table.
     """
 
     name: str
@@ -61,6 +104,7 @@ class ServerSpec:
     tasks: bool = False
     public: bool = False
     deploy: bool = True
+    grants: Mapping[str, Sequence[str]] | Sequence[TableGrant] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
@@ -74,11 +118,29 @@ class ServerSpec:
             object.__setattr__(self, "migrations", tuple(Path(m).resolve() for m in self.migrations))
         if self.scopes and not self.sign_in:
             raise SpecError(f"{self.name}: scopes need sign_in=True")
+        if self.grants is not None:
+            object.__setattr__(self, "grants", _table_grants(self.name, self.grants))
+            if not self.database:
+                raise SpecError(f"{self.name}: grants need database=True")
+            if len(self.database_user or "") > MAX_IDENTIFIER:
+                raise SpecError(f"{self.name}: the name is too long for a database user (mcp_<name>, at most "
+                                f"{MAX_IDENTIFIER} characters)")
 
     @property
     def signed_requests(self) -> bool:
         """Callers sign requests with SigV4 (an ``AWS_IAM`` Function URL): neither public nor signing callers in."""
         return not (self.public or self.sign_in)
+
+    @property
+    def database_user(self) -> str | None:
+        """The database user the server connects as when it declares ``grants`` (``mcp_<name>``, ``-`` as
+        ``_``), else None (the database's owner)."""
+        return None if self.grants is None else DATABASE_USER_PREFIX + self.name.replace("-", "_")
+
+    @property
+    def table_grants(self) -> tuple[TableGrant, ...]:
+        """The declared grants, one ``TableGrant`` per table in table order (none when not declared)."""
+        return tuple(self.grants or ())  # type: ignore[arg-type]  # normalised in __post_init__
 
     @property
     def package(self) -> str:
@@ -108,3 +170,17 @@ class ServerSpec:
         """Raise SpecError unless the folder holds ``server.py``."""
         if not (self.folder / f"{SERVER_MODULE}.py").is_file():
             raise SpecError(f"{self.name}: {self.folder} has no {SERVER_MODULE}.py")
+
+
+def _table_grants(server: str, given: object) -> tuple[TableGrant, ...]:
+    """``grants`` as one ``TableGrant`` per table, in table order; a table named twice is refused."""
+    if isinstance(given, Mapping):
+        grants = [TableGrant(table, privileges) for table, privileges in given.items()]
+    elif isinstance(given, (list, tuple)) and all(isinstance(g, TableGrant) for g in given):
+        grants = list(given)
+    else:
+        raise SpecError(f"{server}: grants are a mapping of table to privileges, or TableGrant values")
+    tables = [grant.table.removeprefix("public.") for grant in grants]
+    if len(set(tables)) != len(tables):
+        raise SpecError(f"{server}: grants name a table twice: {sorted(t for t in tables if tables.count(t) > 1)}")
+    return tuple(sorted(grants, key=lambda grant: grant.table))

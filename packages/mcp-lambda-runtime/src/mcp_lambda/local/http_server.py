@@ -5,7 +5,8 @@ of its own. Servers with sign-in trust the authorization server mounted at `/oau
 handler, signing people in at the development issuer at `/dev-oidc`) and the development issuer itself (for
 `mcp-lambda token`), each with its own `resource` (its local URL), as each Lambda function has its own
 environment; servers with a database get
-`DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied. Given a SigV4 verifier,
+`DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied, signing in as the server's
+own database user when it declares `grants`. Given a SigV4 verifier,
 servers deployed behind `AWS_IAM` Function URLs take only signed requests, as on AWS.
 """
 
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from mcp_lambda import contract as c
 from mcp_lambda.local.authorization import LocalAuthorization
-from mcp_lambda.local.database import prepare_local_database
+from mcp_lambda.local.database import prepare_local_database, prepare_user
 from mcp_lambda.local.events import function_url_event, response_parts
 from mcp_lambda.local.lambda_bridge import LocalFunction
 from mcp_lambda.local.oidc_http import IssuerRequest
@@ -75,6 +76,8 @@ class LocalServer:
         self._providers = list(providers) if providers is not None else None
         self.sigv4 = sigv4
         self.functions: dict[str, LocalFunction] = {}
+        self.database_urls: dict[str, str] = {}
+        """What each server with its own database user connects to (``DATABASE_URL`` signing in as that user)."""
         self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self))  # a busy port fails first
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -93,7 +96,11 @@ class LocalServer:
             migrations = [d for server in servers if server.database for d in server.migration_dirs]
             if any(server.database for server in servers):
                 # Exported before the handlers are first called: they read it then.
-                os.environ["DATABASE_URL"] = prepare_local_database(list(dict.fromkeys(migrations)))
+                os.environ["DATABASE_URL"] = owner_url = prepare_local_database(list(dict.fromkeys(migrations)))
+                for server in servers:
+                    if server.database_user is not None:
+                        self.database_urls[server.name] = prepare_user(owner_url, server.database_user,
+                                                                       server.table_grants)
             for server in servers:
                 self.functions[server.name] = LocalFunction(server.name, f"{server.package}.server:handler",
                                                             environment=self._environment(server))
@@ -102,14 +109,16 @@ class LocalServer:
             raise
 
     def _environment(self, server: ServerSpec) -> dict[str, str]:
-        """The server's own variables: sign-in trusts `providers` (by default the local authorization server and
-        the development issuer), for this server's URL, unless MCP_AUTH_CONFIG is set for all of them."""
+        """The server's own variables: its database user's URL when it has one; sign-in trusts `providers` (by
+        default the local authorization server and the development issuer), for this server's URL, unless
+        MCP_AUTH_CONFIG is set for all of them."""
+        own = {c.DATABASE_URL: self.database_urls[server.name]} if server.name in self.database_urls else {}
         if not server.sign_in or (self._providers is None and c.MCP_AUTH_CONFIG in self._environment_before):
-            return {}
+            return own
         assert self.authorization is not None  # made when any server signs callers in
         providers = self._providers or [{"issuer": self.authorization.issuer, "audiences": []},
                                         {"issuer": self.issuer.issuer, "audiences": [DEV_AUDIENCE]}]
-        return {c.MCP_AUTH_CONFIG: json.dumps({"resource": self.url(server.name), "providers": providers})}
+        return {**own, c.MCP_AUTH_CONFIG: json.dumps({"resource": self.url(server.name), "providers": providers})}
 
     @property
     def base_url(self) -> str:
