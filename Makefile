@@ -54,6 +54,8 @@ wheels: $(VENV)/.installed
 clean:
 	rm -rf dist $(VENV) node_modules cdk.out .tools bench/.venvs bench/.results
 
-## A token from the development OIDC issuer of `make serve`: make token EMAIL=alice@company.com
+## A token from the development OIDC issuer of the running `make serve`, whatever its port:
+## make token EMAIL=alice@company.com SCOPE='messages:write other:scope' (PORT=... only to pick another server)
 token: $(VENV)/.serve-installed
-	@$(VENV)/bin/mcp-lambda token --email "$(or $(EMAIL),alice@company.com)" --port $(PORT)
+	@$(VENV)/bin/mcp-lambda token --email "$(or $(EMAIL),alice@company.com)" $(if $(SCOPE),--scope "$(SCOPE)") \
+	  $(if $(filter command line,$(origin PORT)),--port $(PORT))

@@ -159,7 +159,7 @@ def table(figures: dict) -> list[str]:
 
 
 def targets(figures: dict) -> list[str]:
-    """The issue's targets, met or not; post_message comes from the first step of the same `make bench`."""
+    """The project's targets (issue 8), met or not; post_message comes from the first step of the same `make bench`."""
     ours, sdk, rmsl = figures[OURS.key], figures[BARE_SDK.key], figures[RMSL.key]
     fastest = min((figures[r.key] for r in PEER_RUNTIMES), key=lambda f: f["cold"])
     lines = [

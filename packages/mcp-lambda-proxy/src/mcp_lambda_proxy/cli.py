@@ -404,7 +404,8 @@ def register_with_claude(args: argparse.Namespace) -> int:
         print(f"{PROG}: stored the client secret for {args.name} in {_store(args).describe()}", file=sys.stderr)
 
     path = config_path(args.claude_config)
-    update = install_entry(path, args.name, proxy_entry(["proxy", *forwarded], env))
+    entry = proxy_entry(["proxy", *forwarded], env)
+    update = install_entry(path, args.name, entry)
     if not update.changed:
         print(f"{PROG}: {path}: {args.name} is already up to date")
     else:
@@ -412,7 +413,10 @@ def register_with_claude(args: argparse.Namespace) -> int:
         backup = f" (previous version saved as {update.backup.name})" if update.backup else ""
         print(f"{PROG}: {verb} {path}: entry {args.name} launches the proxy for {display_url(args.url)}{backup}")
         print(f"{PROG}: restart Claude Desktop to use it")
-    check = "python -m mcp_lambda_proxy " + " ".join(_quote(a) for a in ["proxy", *forwarded, "--check"])
+    # The entry's own command line (its interpreter by absolute path, its environment), so that it works in any
+    # shell, in or out of this virtual environment, and signs in where the desktop client will look.
+    check = " ".join(_quote(a) for a in [*(f"{name}={value}" for name, value in entry.get("env", {}).items()),
+                                         entry["command"], *entry["args"], "--check"])
     print(f"{PROG}: if the server asks for sign-in, the browser opens when Claude Desktop starts the proxy; "
           f"to sign in now instead: {check}")
     return 0

