@@ -7,7 +7,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup serve test synth bench clean token wheels
+.PHONY: setup serve test synth bench clean token wheels templates cost diagrams
 
 CONSTRAINTS := packages/mcp-lambda-cdk/src/mcp_lambda_cdk/lambda-constraints.txt
 PROJECTS := $(wildcard packages/*/pyproject.toml)
@@ -42,6 +42,16 @@ test: setup
 synth: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
+## The templates alone, bundling skipped (quick; never deploy them), for `make cost` and `make diagrams`.
+TEMPLATES := cdk.out.templates
+templates: setup
+	rm -rf $(TEMPLATES)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet -c mcp:skipBundling=true -o $(TEMPLATES) >/dev/null
+
+## What each stack costs, from its template: printed, and written into docs/deploy.md.
+cost: templates
+	$(PY) -m tools.cost $(TEMPLATES) --write docs/deploy.md
+
 ## Benchmarks: ours (bench/README.md results), then side by side with the peers (each in bench/.venvs/).
 bench: $(VENV)/.installed
 	$(PY) -m bench
@@ -52,7 +62,7 @@ wheels: $(VENV)/.installed
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist $(dir $(PROJECTS))
 
 clean:
-	rm -rf dist $(VENV) node_modules cdk.out .tools bench/.venvs bench/.results
+	rm -rf dist $(VENV) node_modules cdk.out $(TEMPLATES) .tools bench/.venvs bench/.results
 
 ## A token from the development OIDC issuer of the running `make serve`, whatever its port:
 ## make token EMAIL=alice@company.com SCOPE='messages:write other:scope' (PORT=... only to pick another server)

@@ -1,0 +1,151 @@
+"""`make cost` (tools/cost.py): the billable resources and their sizes are read from real synthesized templates, so
+a variant of a stack (single-AZ, another instance class, a REST API with WAF) costs what its template says."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk import aws_ec2 as ec2  # noqa: E402
+
+from mcp_lambda_cdk import McpServerStack  # noqa: E402
+from mcp_lambda_cdk.database import McpDatabaseOptions  # noqa: E402
+from mcp_lambda_cdk.lambda_service import McpEndpoint  # noqa: E402
+from mcp_servers import MESSAGING, REPORTS, WEATHER  # noqa: E402
+from tests.tools.conftest import cdk_json_context  # noqa: E402
+from tools.cost import PRICES as PRICE_FILE  # noqa: E402
+from tools.cost import Prices, StackCost, main, stack_cost, write  # noqa: E402
+from tools.templates import Template, load  # noqa: E402
+
+PRICES = Prices.read()
+HOURS = PRICES.hours
+
+
+def variant(tmp_path: Path, server, **props) -> StackCost:
+    """One stack of the repository's servers with other props, synthesized in this process."""
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context={**cdk_json_context(), "mcp:skipBundling": True})
+    McpServerStack(app, "Variant", server=server, **props)
+    body = app.synth().get_stack_by_name("Variant").template
+    return stack_cost(Template("Variant", body), PRICES)
+
+
+def by_kind(cost: StackCost, prefix: str) -> list:
+    return [line for line in cost.lines if line.what.startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def costs(templates) -> dict[str, StackCost]:
+    return {template.name: stack_cost(template, PRICES) for template in load(templates)}
+
+
+def test_every_resource_of_every_stack_is_priced_or_known_to_be_free(costs):
+    assert set(costs) == {"McpWeatherStack", "McpMessagingStack", "McpSecureMessagingStack", "McpReportsStack"}
+    assert {name: cost.unpriced for name, cost in costs.items()} == {name: [] for name in costs}
+
+
+def test_the_messaging_database_is_priced_at_the_size_the_template_gives_it(costs):
+    messaging = costs["McpMessagingStack"]
+    [database] = by_kind(messaging, "RDS PostgreSQL")
+    assert database.what.startswith("RDS PostgreSQL db.t4g.micro, Multi-AZ, 20 GB gp3")
+    assert database.monthly == pytest.approx(HOURS * 0.032 + 20 * 0.23)
+    [proxy] = by_kind(messaging, "RDS Proxy")
+    assert proxy.monthly == pytest.approx(2 * 0.015 * HOURS), "the proxy bills the instance's 2 vCPUs"
+    [endpoint] = by_kind(messaging, "secretsmanager interface endpoint")
+    assert endpoint.what.endswith("in 2 AZs") and endpoint.monthly == pytest.approx(2 * 0.01 * HOURS)
+    assert not by_kind(messaging, "NAT gateway"), "the messaging VPC has no NAT"
+    [function] = by_kind(messaging, "Lambda 1024 MB arm64")
+    assert function.per_million > 0 and function.monthly == 0
+
+
+def test_sign_in_adds_a_nat_gateway_and_the_authorization_servers_keys(costs):
+    secure, messaging = costs["McpSecureMessagingStack"], costs["McpMessagingStack"]
+    assert len(by_kind(secure, "NAT gateway")) == 1 and len(by_kind(secure, "public IPv4")) == 1
+    assert len(by_kind(secure, "KMS key")) > len(by_kind(messaging, "KMS key"))
+    [pool] = by_kind(secure, "Cognito user pool")
+    assert pool.monthly == 0, "a pool costs per monthly active user, nothing idle"
+    assert secure.monthly > messaging.monthly
+
+
+def test_task_tools_cost_more_per_call_than_plain_ones(costs):
+    reports, messaging = costs["McpReportsStack"], costs["McpMessagingStack"]
+    [table] = by_kind(reports, "DynamoDB on demand, task state")
+    assert table.per_million > 0
+    assert reports.per_million > messaging.per_million
+    assert by_kind(reports, "lambda interface endpoint"), "self-invocation from subnets without egress"
+
+
+def test_a_single_az_database_costs_less_by_exactly_the_standby(tmp_path):
+    multi = variant(tmp_path / "multi", MESSAGING)
+    single = variant(tmp_path / "single", MESSAGING, database=McpDatabaseOptions(multi_az=False))
+    [database] = by_kind(single, "RDS PostgreSQL")
+    assert "single-AZ" in database.what
+    assert database.monthly == pytest.approx(HOURS * 0.016 + 20 * 0.115)
+    assert multi.monthly - single.monthly == pytest.approx(HOURS * (0.032 - 0.016) + 20 * (0.23 - 0.115))
+
+
+def test_a_larger_instance_and_more_storage_are_read_from_the_template(tmp_path):
+    bigger = variant(tmp_path, MESSAGING, database=McpDatabaseOptions(
+        instance_type=ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE4_GRAVITON, ec2.InstanceSize.SMALL),
+        allocated_storage=50))
+    [database] = by_kind(bigger, "RDS PostgreSQL")
+    assert database.what.startswith("RDS PostgreSQL db.t4g.small, Multi-AZ, 50 GB gp3")
+    assert database.monthly == pytest.approx(HOURS * 0.064 + 50 * 0.23)
+
+
+def test_a_rest_api_endpoint_adds_waf_and_per_request_charges(tmp_path):
+    public = variant(tmp_path, WEATHER, endpoint=McpEndpoint.rest_api())
+    [acl] = by_kind(public, "WAF web ACL")
+    rules = int(acl.what.split(" with ")[1].split()[0])
+    assert acl.monthly == pytest.approx(5.00 + rules * 1.00)
+    assert acl.per_million == pytest.approx(0.60)
+    [api] = by_kind(public, "API Gateway REST API")
+    assert api.per_million == pytest.approx(3.50)
+    assert public.unpriced == []
+
+
+def test_a_tasks_call_through_a_rest_api_counts_only_the_clients_requests(tmp_path):
+    reports = variant(tmp_path, REPORTS, endpoint=McpEndpoint.rest_api())
+    [api] = by_kind(reports, "API Gateway REST API")
+    client_requests = PRICES.assumption("task_invocations_per_call") - 1  # the worker is invoked directly
+    assert api.per_million == pytest.approx(client_requests * 3.50)
+
+
+def test_make_cost_rewrites_only_the_marked_block(templates, tmp_path, capsys):
+    page = tmp_path / "deploy.md"
+    page.write_text("# Deploying\n\nbefore\n<!-- cost:start -->\nold table\n<!-- cost:end -->\nafter\n")
+    assert main([str(templates), "--write", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Deploying\n\nbefore\n<!-- cost:start -->\n") and text.endswith("<!-- cost:end -->\nafter\n")
+    assert "old table" not in text and "| `McpMessagingStack` |" in text
+    assert "us-east-1" in text and PRICES.compiled in text
+    printed = capsys.readouterr().out
+    assert "| `McpWeatherStack` |" in printed
+
+
+def test_a_page_without_the_block_is_refused(tmp_path):
+    page = tmp_path / "other.md"
+    page.write_text("# Nothing to replace\n")
+    with pytest.raises(ValueError, match="no <!-- cost:start -->"):
+        write(page, "table")
+
+
+def test_every_price_names_its_source():
+    data = json.loads(PRICE_FILE.read_text())
+    assert data["region"] == "us-east-1"
+    for name, entry in data["prices"].items():
+        assert entry["source"].startswith("https://aws.amazon.com/"), name
+
+
+def test_the_app_keeps_published_versions_only_when_asked(synthesize, templates):
+    def version_policies(directory: Path) -> set:
+        [weather] = [t for t in load(directory) if t.name == "McpWeatherStack"]
+        return {r.entry.get("DeletionPolicy") for r in weather.of_type("AWS::Lambda::Version")}
+
+    assert version_policies(templates) == {None}, "by default CloudFormation deletes the version the alias left"
+    assert version_policies(synthesize(retainVersions="true")) == {"Retain"}
