@@ -1,4 +1,4 @@
-"""A server for runtime tests: counts its lifespan, and has tools that fail or answer too much."""
+"""A server for runtime tests: counts its lifespan, and has tools that fail, answer too much or send notifications."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from mcp_lambda import lambda_handler, new_server
 from mcp_lambda.settings import RuntimeSettings
@@ -65,5 +66,17 @@ def build(settings: RuntimeSettings | None = None) -> tuple[MCPServer[Any], Life
         await anyio.sleep(seconds)
         ctx.request_context.lifespan_context.seen.append(text)
         return text
+
+    @server.tool()
+    async def chatty(ctx: Context, steps: int = 2, size: int = 10, answer_size: int = 4, fail: bool = False) -> str:
+        """For each step a log message of `size` characters at every level, then progress (with a token);
+        then an answer of `answer_size` characters, or a tool error."""
+        for step in range(1, steps + 1):
+            for level in ("debug", "info", "warning", "error"):
+                await ctx.log(level, f"{level} {step} " + "m" * size)
+            await ctx.report_progress(step, steps, f"step {step}")
+        if fail:
+            raise ToolError("chatty failed after its notifications")
+        return "a" * answer_size
 
     return server, probe, lambda_handler(server, settings)

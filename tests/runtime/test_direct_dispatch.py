@@ -4,7 +4,9 @@ Differential: every request of a corpus goes to two runtimes of the same server,
 (the default) and one with `MCP_DIRECT_DISPATCH=0`, and the status, content type and body must be equal.
 The corpus covers every revision, the request id shapes JSON-RPC allows and a few it does not, every
 method a client sends, each tool of the conformance server with good and bad arguments, and the header
-and body variants the transport refuses (which direct dispatch must leave to the full app).
+and body variants the transport refuses (which direct dispatch must leave to the full app). Calls that send
+notifications are answered alike too: the same SSE body (progress tokens of each kind, log levels asked for
+on 2026-07-28), or the same JSON for a client that accepts only JSON.
 """
 
 from __future__ import annotations
@@ -99,6 +101,29 @@ def cases(tools: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def notification_cases(tools: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Calls of the tools that send notifications (progress, log messages), in every revision: with each kind
+    of progress token, the 2026-07-28 log levels, and from a client that accepts only JSON."""
+    noisy = [tool["name"] for tool in tools if "progress" in tool["name"] or "logging" in tool["name"]]
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name in noisy:
+        for meta in [{"progressToken": "p1"}, {"progressToken": 0}, {"progressToken": -3}, {"progressToken": True}]:
+            message = request("tools/call", {"name": name, "arguments": {}, "_meta": meta})
+            for version in [None, *HANDSHAKE]:
+                headers = {"mcp-protocol-version": version} if version else {}
+                found.append((f"{version} {name} {meta}", dict(body=message, headers=headers)))
+            found.append((f"json only {name} {meta}", dict(body=message, headers={
+                "mcp-protocol-version": "2025-11-25", "accept": "application/json"})))
+        headers = {"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": name}
+        for meta in [{"progressToken": "p2"}, *({"io.modelcontextprotocol/logLevel": level} for level in
+                                                 ["debug", "info", "error", "loud"]), {}]:
+            message = request("tools/call", {"name": name, "arguments": {}, "_meta": {**ENVELOPE, **meta}})
+            found.append((f"{MODERN} {name} {meta}", dict(body=message, headers=headers)))
+            found.append((f"{MODERN} json only {name} {meta}", dict(body=message, headers={
+                **headers, "accept": "application/json"})))
+    return found
+
+
 class Pair:
     """The same server behind two runtimes: direct dispatch on, and off."""
 
@@ -151,6 +176,39 @@ def test_the_conformance_server_answers_the_same_both_ways(conformance):
     assert len(corpus) > 400
     for name, event in corpus:
         assert_same(name, *conformance.both(**event))
+
+
+def test_calls_that_send_notifications_answer_the_same_both_ways(conformance):
+    """Besides being equal, the corpus's answers to notifying calls are SSE bodies where a client accepts SSE
+    (so the comparison covers the streaming path, not only JSON)."""
+    streamed = 0
+    corpus = notification_cases(conformance.tools())
+    assert len(corpus) >= 60, "the conformance server's tools with progress and logging"
+    for name, event in corpus:
+        direct, full = conformance.both(**event)
+        assert_same(name, direct, full)
+        streamed += direct["headers"]["content-type"] == "text/event-stream"
+    assert streamed >= 20
+
+
+def test_the_sample_server_answers_the_same_both_ways():
+    """Notifications at every level with progress, a tool error after them, and notifications dropped for a
+    reply over the response limit."""
+    from tests.runtime.sample_server import build
+
+    server, _, _ = build()
+    pair = Pair(server)
+    try:
+        for arguments in [{}, {"steps": 3, "size": 100}, {"fail": True}, {"steps": 200, "size": 40_000}]:
+            for version, meta in [("2025-11-25", {"progressToken": "t"}), ("2025-03-26", {}),
+                                  (MODERN, {**ENVELOPE, "io.modelcontextprotocol/logLevel": "warning"})]:
+                message = request("tools/call", {"name": "chatty", "arguments": arguments, "_meta": meta})
+                headers = {"mcp-protocol-version": version}
+                if version == MODERN:
+                    headers.update({"mcp-method": "tools/call", "mcp-name": "chatty"})
+                assert_same(f"{version} {arguments}", *pair.both(body=message, headers=headers))
+    finally:
+        pair.close()
 
 
 def test_plain_requests_are_served_directly(conformance):

@@ -10,10 +10,13 @@ A Lambda environment serves one request at a time, so none of it buys anything h
 - handshake-era requests (no `MCP-Protocol-Version`, or a handshake revision) that the SDK's transport
   would pass to its dispatcher: it applies the transport's Accept and Content-Type checks, parses and
   validates the message with the SDK's own adapter, runs the kernel with the connection, dispatch
-  context and metadata the stateless transport builds (no back-channel: JSON response mode), and
-  serialises the reply exactly as the transport does, error mapping included;
+  context and metadata the stateless transport builds (no back-channel for requests to the client), and
+  serialises the reply exactly as the transport does, error mapping included. In the session manager's
+  streaming mode (replies.py chooses it per request) the notifications the call sends are kept, serialised
+  as the transport serialises them, and go before the result in an SSE body; a call that sent none is
+  answered with the same JSON as in JSON mode;
 - 2026-07-28 requests, through the SDK's own single-exchange entry (`handle_modern_request`), called
-  the way the session manager calls it.
+  the way the session manager calls it, in the manager's response mode.
 Everything else (notifications, posted responses, bodies or headers the transport would refuse) goes
 to the full app, so those answers are the SDK's by construction. tests/runtime/test_direct_dispatch.py
 proves the direct answers equal, byte for byte, to the full app's over a corpus of requests.
@@ -26,6 +29,9 @@ state, the single-exchange entry); `mcp` is pinned and the differential tests fa
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pydantic_core
 from mcp.server._streamable_http_modern import _SingleExchangeDispatchContext, handle_modern_request
@@ -33,15 +39,19 @@ from mcp.server.connection import Connection
 from mcp.server.runner import serve_one
 from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.dispatcher import CallOptions
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data, progress_token_from_params
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse
+from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCNotification, JSONRPCRequest
+from mcp_types import JSONRPCResponse
 from mcp_types import jsonrpc_message_adapter
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_lambda.replies import SSE_HEADERS, render
 
 # The dispatcher's logger, so a failing handler is logged under the same name on either path.
 _dispatcher_logger = logging.getLogger("mcp.shared.jsonrpc_dispatcher")
@@ -84,7 +94,9 @@ class DirectApp:
             return False  # the transport answers the parse or validation error
         if not isinstance(message, JSONRPCRequest):
             return False  # notifications and responses: 202, and the kernel's notification path
-        dctx = _SingleExchangeDispatchContext(  # no sink: JSON mode has no wire for notifications
+        # JSON mode has no wire for notifications: the SDK's context drops them.
+        context = _SingleExchangeDispatchContext if self._manager.json_response else _KeptNotifications
+        dctx = context(
             transport=TransportContext(kind="streamable-http", can_send_request=False),
             request_id=message.id,
             message_metadata=ServerMessageMetadata(request_context=request, can_send_request=False),
@@ -105,10 +117,27 @@ class DirectApp:
                 _dispatcher_logger.exception("handler for %r raised", message.method)
                 error = ErrorData(code=0, message=str(exc))
             reply = JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
-        response = Response(reply.model_dump_json(by_alias=True, exclude_unset=True),
-                            headers={"Content-Type": "application/json"})
+        serialised = reply.model_dump_json(by_alias=True, exclude_unset=True)
+        if isinstance(dctx, _KeptNotifications) and dctx.kept:
+            response = Response(render([*dctx.kept, serialised.encode()]), headers=dict(SSE_HEADERS))
+        else:
+            response = Response(serialised, headers={"Content-Type": "application/json"})
         await response(scope, _no_more_body, send)
         return True
+
+
+@dataclass
+class _KeptNotifications(_SingleExchangeDispatchContext):
+    """The dispatch context of a request served in streaming mode: the notifications the call sends are kept
+    for its reply, each serialised as the SDK's dispatcher and transport serialise it on that path."""
+
+    kept: list[bytes] = field(default_factory=list)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
+        # `params` left unset when None, as the dispatcher does: JSON-RPC forbids `"params": null`.
+        message = (JSONRPCNotification(jsonrpc="2.0", method=method) if params is None
+                   else JSONRPCNotification(jsonrpc="2.0", method=method, params=dict(params)))
+        self.kept.append(message.model_dump_json(by_alias=True, exclude_unset=True).encode())
 
 
 def _is_json_content_type(value: str) -> bool:

@@ -4,7 +4,8 @@ Lambda runs one invocation at a time per environment and freezes the process bet
 runtime therefore keeps a single asyncio loop for the environment's lifetime, enters the server's
 lifespan once (in a task that outlives every invocation, because anyio task groups and cancel scopes
 must be entered and left by the same task) and drives each request through the SDK's own Streamable HTTP
-application in stateless JSON mode: the SDK remains the protocol engine for every revision.
+application, stateless, in JSON mode unless the request's reply may carry notifications (replies.py): the SDK
+remains the protocol engine for every revision.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from mcp_lambda.events import (
 from mcp_lambda.guards import mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.invocation import Invocation, current_invocation, handlers
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
+from mcp_lambda.replies import may_stream, response_mode, settle
 from mcp_lambda.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -135,7 +137,7 @@ class McpLambdaRuntime:
         with _STARTING:
             self._app = self.server.streamable_http_app(
                 streamable_http_path=self.settings.mcp_path,
-                json_response=True,
+                json_response=True,  # per request: replies.response_mode
                 stateless_http=True,
                 max_request_body_size=self.settings.max_request_bytes,
                 # Host and Origin are checked in guards.py, where the endpoint's domain is known.
@@ -182,6 +184,13 @@ class McpLambdaRuntime:
             except TimeoutError:
                 logger.warning("The lifespan did not close within the shutdown phase; abandoned", timeout=timeout)
         self._lifespan_task = None
+        # Tasks libraries left on the loop (sse-starlette's shutdown watcher, started by the first SSE reply of
+        # the SDK's streaming mode) end with it, as asyncio.run ends them; a lifespan abandoned above stays so.
+        leftovers = [leftover for leftover in asyncio.all_tasks(loop) if leftover is not task]
+        for leftover in leftovers:
+            leftover.cancel()
+        if leftovers:  # (an empty gather would belong to the thread's current loop, not necessarily this one)
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
@@ -253,7 +262,8 @@ class McpLambdaRuntime:
 
                 def serve_item(item: Any) -> HttpResponse:
                     single = replace(dispatch, request=replace(request, body=json.dumps(item).encode()))
-                    return self._dispatch(single)
+                    # A batch is answered with one JSON array (batch.py): its items' notifications have no place.
+                    return self._dispatch(single, streaming=False)
 
                 return serve_batch(classified, serve_item, self.settings, remaining_ms)
             return self._dispatch(dispatch)
@@ -261,13 +271,18 @@ class McpLambdaRuntime:
             logger.exception("Unhandled error while serving an MCP request")
             return jsonrpc_error(500, INTERNAL_ERROR, "Internal error")
 
-    def _dispatch(self, dispatch: Dispatch) -> HttpResponse:
-        """One request through the SDK (its kernel directly, or its full app), its reply mended."""
+    def _dispatch(self, dispatch: Dispatch, streaming: bool | None = None) -> HttpResponse:
+        """One request through the SDK (its kernel directly, or its full app), its reply settled (JSON, or SSE
+        with the call's notifications: replies.py) and mended. `streaming`: whether the reply may carry
+        notifications (None: as the request allows)."""
         assert self._loop is not None
         direct = self.settings.direct_dispatch and dispatch.path == self.settings.mcp_path
         app = self._direct_app if direct else self._app
-        response = self._loop.run_until_complete(call_asgi(app, dispatch))
-        return mend_after_dispatch(dispatch.request, response, self.settings)
+        request = dispatch.request
+        with response_mode(self._session_manager, may_stream(request) if streaming is None else streaming):
+            response = self._loop.run_until_complete(call_asgi(app, dispatch))
+        response = settle(request, response, self.settings.max_response_bytes)
+        return mend_after_dispatch(request, response, self.settings)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The Lambda handler. Never raises: whatever the event, Lambda gets a response to return."""
