@@ -52,6 +52,21 @@ templates: setup
 cost: templates
 	$(PY) -m tools.cost $(TEMPLATES) --write docs/deploy.md
 
+## An architecture diagram and a dashboard picture per stack in docs/images/, from the templates. The diagram
+## libraries live in .tools/diagrams; Graphviz's dot comes from Debian's packages when it is missing.
+DIAGRAMS_VENV := .tools/diagrams
+$(DIAGRAMS_VENV)/.installed: tools/diagram-requirements.txt
+	test -x $(DIAGRAMS_VENV)/bin/python || $(PYTHON_BOOT) -m venv $(DIAGRAMS_VENV)
+	$(DIAGRAMS_VENV)/bin/python -m pip install --quiet -r tools/diagram-requirements.txt
+	touch $@
+
+diagrams: templates $(DIAGRAMS_VENV)/.installed
+	@command -v dot >/dev/null || { command -v apt-get >/dev/null && sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo) && \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends graphviz >/dev/null; } || \
+	  { echo "make diagrams needs Graphviz's dot: apt-get install graphviz, or brew install graphviz" >&2; exit 1; }
+	PYTHONPATH=$(CURDIR) $(DIAGRAMS_VENV)/bin/python -m tools.diagrams $(TEMPLATES) docs/images
+	PYTHONPATH=$(CURDIR) $(DIAGRAMS_VENV)/bin/python -m tools.dashboards $(TEMPLATES) docs/images
+
 ## Benchmarks: ours (bench/README.md results), then side by side with the peers (each in bench/.venvs/).
 bench: $(VENV)/.installed
 	$(PY) -m bench
