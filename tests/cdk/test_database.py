@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
-from mcp_lambda.spec import ServerSpec
+from mcp_lambda.spec import ServerSpec, TableGrant
 from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
 from mcp_lambda_cdk.migrations import migration_files_hash
 from mcp_lambda_cdk.monitoring import database_widgets
@@ -342,6 +342,47 @@ def test_two_services_sharing_migrations_apply_them_once(stack: cdk.Stack, notes
         McpLambdaService(stack, name, server=ServerSpec(name, notes_migrations.parent, database=True), database=db,
                          code=lambda_.Code.from_inline("x = 1"))
     Template.from_stack(stack).resource_count_is("Custom::McpSchemaMigrations", 1)
+
+
+def test_services_on_one_database_each_connect_as_their_own_user(stack: cdk.Stack, notes_migrations: Path) -> None:
+    db = database(stack)
+    services = {
+        name: McpLambdaService(stack, name, database=db, code=lambda_.Code.from_inline("x = 1"), server=ServerSpec(
+            name, notes_migrations.parent, database=True, grants=grants))
+        for name, grants in (("notes", {"notes": ("SELECT", "INSERT", "UPDATE")}), ("notes-reader", {"notes": "SELECT"}))
+    }
+    template = Template.from_stack(stack)
+    users = {r["Properties"]["User"]: r["Properties"]["Grants"]
+             for r in template.find_resources("Custom::McpDatabaseUser").values()}
+    assert users == {"mcp_notes": {"notes": ["SELECT", "INSERT", "UPDATE"]}, "mcp_notes_reader": {"notes": ["SELECT"]}}
+    # Each function may sign in as its own user only; the proxy knows the master's secret and one per user.
+    for name, service in services.items():
+        (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [
+            {"Ref": stack.get_logical_id(service.role.node.default_child)}]}}).values()
+        users_connected = [s["Resource"]["Fn::Join"][1][-1] for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                           if s["Action"] == "rds-db:connect"]
+        assert users_connected == [f"/{service.server.database_user}"]
+    (proxy,) = template.find_resources("AWS::RDS::DBProxy").values()
+    assert [entry["SecretArn"] for entry in proxy["Properties"]["Auth"]] == [
+        {"Ref": stack.get_logical_id(secret.node.default_child)}
+        for secret in (db.secret, services["notes"].database_user.secret, services["notes-reader"].database_user.secret)]
+    assert {entry["IAMAuth"] for entry in proxy["Properties"]["Auth"]} == {"REQUIRED"}
+
+
+def test_a_user_is_one_declaration(stack: cdk.Stack, notes_migrations: Path) -> None:
+    db = database(stack)
+    migrations = [db.add_migrations(notes_migrations)]
+    first = db.add_user("mcp_notes", (TableGrant("notes", ("SELECT",)),), migrations=migrations)
+    assert db.add_user("mcp_notes", (TableGrant("notes", ("SELECT",)),), migrations=migrations) is first
+    with pytest.raises(ValueError, match="other grants"):
+        db.add_user("mcp_notes", (TableGrant("notes", ("INSERT",)),), migrations=migrations)
+
+
+def test_grants_need_the_migrations_that_create_the_tables(stack: cdk.Stack, tmp_path: Path) -> None:
+    (tmp_path / "server.py").write_text("handler = None\n")
+    with pytest.raises(ValueError, match="no migrations"):
+        McpLambdaService(stack, "Bare", database=database(stack), code=lambda_.Code.from_inline("x = 1"),
+                         server=ServerSpec("bare", tmp_path, database=True, grants={"notes": ["SELECT"]}))
 
 
 def test_a_task_service_in_an_isolated_tier_gets_the_endpoints_tasks_need(stack: cdk.Stack) -> None:

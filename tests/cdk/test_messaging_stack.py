@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
@@ -48,8 +49,11 @@ def test_proxy_requires_tls_and_iam_auth_in_the_database_subnets(stack: McpServe
         {
             "EngineFamily": "POSTGRESQL",
             "RequireTLS": True,
+            # The master's secret (the migrations sign in as it) and the messaging server's own user's.
             "Auth": [
-                Match.object_like({"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": ref(stack, db.secret)})
+                {"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": ref(stack, db.secret)},
+                {"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED",
+                 "SecretArn": ref(stack, stack.service.database_user.secret)},
             ],
             "VpcSubnetIds": [ref(stack, s) for s in db.vpc.isolated_subnets if s.node.id.startswith("Database")],
             "VpcSecurityGroupIds": [group_id(stack, db.proxy_security_group)],
@@ -194,7 +198,7 @@ def test_function_runs_in_the_application_subnets_with_the_database_environment(
                     "MCP_DB_HOST": {"Fn::GetAtt": [stack.get_logical_id(db.proxy.node.default_child), "Endpoint"]},
                     "MCP_DB_PORT": "5432",
                     "MCP_DB_NAME": "mcp",
-                    "MCP_DB_USER": "mcp_admin",
+                    "MCP_DB_USER": "mcp_messaging",
                     "MCP_DB_IAM_AUTH": "true",
                     "MCP_DB_STATEMENT_TIMEOUT_MS": "5000",
                 }
@@ -221,9 +225,11 @@ def test_function_may_sign_in_to_the_proxy_but_not_read_the_password(
     policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [role]}})
     (policy,) = policies.values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    # Nothing on the database's secret or key: only its own log group, its own requestState secret (whose key
-    # policy lets the role decrypt through Secrets Manager), and rds-db:connect.
-    assert stack.get_logical_id(stack.database.secret.node.default_child) not in str(statements)
+    # Nothing on the database's secrets (the master's, its own user's) or key: only its own log group, its own
+    # requestState secret (whose key policy lets the role decrypt through Secrets Manager), and rds-db:connect as
+    # its own user, never the master.
+    for secret in (stack.database.secret, stack.service.database_user.secret):
+        assert stack.get_logical_id(secret.node.default_child) not in str(statements)
     assert stack.get_logical_id(stack.database.encryption_key.node.default_child) not in str(statements)
     assert [s["Action"] for s in statements] == [
         ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -249,7 +255,7 @@ def test_function_may_sign_in_to_the_proxy_but_not_read_the_password(
                         {"Ref": "AWS::AccountId"},
                         ":dbuser:",
                         proxy_id,
-                        "/mcp_admin",
+                        "/mcp_messaging",
                     ],
                 ]
             },
@@ -315,7 +321,82 @@ def test_migrations_run_at_deploy_time_and_again_when_the_sql_changes(
         },
     )
     # The live alias moves to new code only after its schema is in place.
-    template.has_resource("AWS::Lambda::Alias", {"DependsOn": [migrations_id]})
+    (alias,) = template.find_resources("AWS::Lambda::Alias").values()
+    assert migrations_id in alias["DependsOn"]
+
+
+def test_the_server_has_a_user_of_its_own_made_after_the_migrations_with_its_declared_grants(
+    stack: McpServerStack, template: Template
+) -> None:
+    db, user = stack.database, stack.service.database_user
+    (migrations_id,) = template.find_resources("Custom::McpSchemaMigrations")
+    migrations = db.node.find_child("Migrations-messaging")
+    # Made by the migration function (the master user), after the migrations, with exactly the declaration.
+    resources = template.find_resources("Custom::McpDatabaseUser")
+    assert list(resources) == [stack.get_logical_id(user.resource.node.default_child)]
+    (resource,) = resources.values()
+    assert resource["Properties"] == {
+        "ServiceToken": {"Fn::GetAtt": [stack.get_logical_id(
+            migrations.provider.node.find_child("framework-onEvent").node.default_child), "Arn"]},
+        "User": "mcp_messaging",
+        "Grants": {"messages": ["SELECT", "INSERT"]},
+        "SecretArn": ref(stack, user.secret),
+    }
+    assert resource["DependsOn"] == [migrations_id]
+    # Traffic moves once the user exists.
+    (alias,) = template.find_resources("AWS::Lambda::Alias").values()
+    assert stack.get_logical_id(user.resource.node.default_child) in alias["DependsOn"]
+    # Its secret: a generated password under the database's key, for that user, with the instance's host.
+    template.has_resource_properties("AWS::SecretsManager::Secret", {
+        "KmsKeyId": {"Fn::GetAtt": [stack.get_logical_id(db.encryption_key.node.default_child), "Arn"]},
+        "GenerateSecretString": Match.object_like({"SecretStringTemplate": '{"username":"mcp_messaging"}',
+                                                   "GenerateStringKey": "password"}),
+    })
+    template.has_resource_properties("AWS::SecretsManager::SecretTargetAttachment", {
+        "SecretId": {"Ref": stack.get_logical_id(user.node.find_child("Secret").node.default_child)},
+        "TargetId": ref(stack, db.instance), "TargetType": "AWS::RDS::DBInstance"})
+    # Rotated like the master's, by the same function, once the user exists (the first rotation is at once).
+    schedules = template.find_resources("AWS::SecretsManager::RotationSchedule",
+                                        {"Properties": {"SecretId": ref(stack, user.secret)}})
+    (schedule,) = schedules.values()
+    (master_schedule,) = template.find_resources("AWS::SecretsManager::RotationSchedule",
+                                                 {"Properties": {"SecretId": ref(stack, db.secret)}}).values()
+    assert schedule["Properties"]["RotationLambdaARN"] == master_schedule["Properties"]["RotationLambdaARN"]
+    assert schedule["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    assert schedule["DependsOn"] == [stack.get_logical_id(user.resource.node.default_child)]
+
+
+def secret_readers(stack: McpServerStack, template: Template, secret: Any) -> set[str]:
+    """The roles whose policies may read `secret`."""
+    readers = set()
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if "secretsmanager:GetSecretValue" in statement["Action"] and ref(stack, secret) in resources:
+                readers |= {role["Ref"] for role in policy["Properties"]["Roles"]}
+    return readers
+
+
+def test_only_the_proxy_and_the_migration_function_read_the_users_password(
+    stack: McpServerStack, template: Template
+) -> None:
+    db, user = stack.database, stack.service.database_user
+    migrations = db.node.find_child("Migrations-messaging")
+    assert secret_readers(stack, template, user.secret) == {
+        ref(stack, db.proxy.node.find_child("IAMRole"))["Ref"], ref(stack, migrations.function.role)["Ref"]}
+    # The master's password: the proxy only (the rotation function's own policy comes with it from AWS).
+    assert secret_readers(stack, template, db.secret) == {ref(stack, db.proxy.node.find_child("IAMRole"))["Ref"]}
+
+
+def test_a_server_without_grants_connects_as_the_master_user_with_a_warning(make_app) -> None:
+    app = make_app()
+    stack = McpServerStack(app, "Owner", server=dataclasses.replace(MESSAGING, grants=None))
+    assert stack.service.database_user is None
+    Template.from_stack(stack).resource_count_is("Custom::McpDatabaseUser", 0)
+    Annotations.from_stack(stack).has_warning("/Owner/Messaging", Match.string_like_regexp("declares no grants"))
+    Template.from_stack(stack).has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "messaging.server.handler",
+        "Environment": {"Variables": Match.object_like({"MCP_DB_USER": "mcp_admin"})}})
 
 
 def test_write_iops_anomaly_alarm_watches_the_upper_band(stack: McpServerStack, template: Template) -> None:

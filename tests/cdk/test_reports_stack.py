@@ -67,6 +67,22 @@ def test_the_reports_function_runs_tasks_in_the_database_vpc(stack: McpServerSta
     template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM", "Qualifier": "live"})
 
 
+def test_the_reports_function_connects_as_a_user_that_may_only_read(stack: McpServerStack, template: Template) -> None:
+    user = stack.service.database_user
+    (resource,) = template.find_resources("Custom::McpDatabaseUser").values()
+    assert (resource["Properties"]["User"], resource["Properties"]["Grants"]) == ("mcp_reports", {"messages": ["SELECT"]})
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "reports.server.handler",
+        "Environment": {"Variables": Match.object_like({"MCP_DB_USER": "mcp_reports"})}})
+    (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [
+        ref(stack, stack.service.role)]}}).values()
+    connects = [s["Resource"]["Fn::Join"][1][-1] for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                if s["Action"] == "rds-db:connect"]
+    assert connects == ["/mcp_reports"]
+    template.has_resource_properties("AWS::RDS::DBProxy", {"Auth": Match.array_with([
+        Match.object_like({"IAMAuth": "REQUIRED", "SecretArn": ref(stack, user.secret)})])})
+
+
 def test_tasks_reach_dynamodb_and_lambda_through_endpoints_only_the_function_may_use(
     stack: McpServerStack, template: Template
 ) -> None:

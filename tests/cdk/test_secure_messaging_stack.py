@@ -142,10 +142,15 @@ def test_the_function_reaches_the_database_and_the_internet_for_the_issuers_keys
         assert subnet.node.id.startswith("Database")
 
 
-def test_messaging_migrations_run_before_the_alias_moves(stack: McpServerStack, template: Template) -> None:
+def test_messaging_migrations_and_its_own_user_come_before_the_alias_moves(
+    stack: McpServerStack, template: Template
+) -> None:
     resources = template.find_resources("Custom::McpSchemaMigrations", {"Properties": {"Service": "messaging"}})
     (migrations_id,) = resources
-    template.has_resource("AWS::Lambda::Alias", {"DependsOn": [migrations_id]})
+    (user_id,) = template.find_resources("Custom::McpDatabaseUser", {"Properties": {
+        "User": "mcp_secure_messaging", "Grants": {"messages": ["SELECT", "INSERT"]}}})
+    alias = template.find_resources("AWS::Lambda::Alias")[stack.get_logical_id(stack.service.alias.node.default_child)]
+    assert {migrations_id, user_id} <= set(alias["DependsOn"])
 
 
 def test_sign_in_failures_are_counted_alarmed_and_queryable(stack: McpServerStack, template: Template) -> None:

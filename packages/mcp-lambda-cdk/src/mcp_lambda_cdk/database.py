@@ -9,8 +9,13 @@ Why this network, and its tiers: ``mcp_lambda_cdk.database_network``. The props 
 ``mcp_lambda_cdk.database_props``. Its graphs: ``mcp_lambda_cdk.monitoring.database_widgets``.
 
 Why IAM authentication for the functions: the proxy requires it (``IAMAuth: REQUIRED``), so the generated
-password only ever opens the database from the proxy and the rotation function, and functions are not
-granted the secret (``grant_secret_read`` exists for tools of other kinds, such as an administrator's).
+passwords only ever open the database from the proxy and the rotation function, and functions are not
+granted a secret (``grant_secret_read`` exists for tools of other kinds, such as an administrator's).
+
+Why a user per server: the master user may do anything to every table. A server that declares ``grants``
+gets a user of its own with exactly those (``add_user``, ``mcp_lambda_cdk.database_users``): its secret is
+registered with the proxy, and its function may sign in as that user only. The master user is then the
+migrations' and the rotation's alone.
 
 Why migrations at deploy time: tools never create or alter tables. ``add_migrations`` defines an
 ``McpSchemaMigrations`` (``mcp_lambda_cdk.migrations``) for a server's ``migrations/`` folder.
@@ -18,6 +23,7 @@ Why migrations at deploy time: tools never create or alter tables. ``add_migrati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,12 +37,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from mcp_lambda import contract as c
+from mcp_lambda.spec import TableGrant
 
 from mcp_lambda_cdk.database_network import define_network
 from mcp_lambda_cdk.database_props import DEFAULT_ENGINE_VERSION, McpDatabaseOptions, validate_props
+from mcp_lambda_cdk.database_users import McpDatabaseUser
 from mcp_lambda_cdk.migrations import McpSchemaMigrations, schema_owner
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 
@@ -94,8 +103,8 @@ class McpDatabase(Construct):
         0 disables it. Default: 5000.
     :param idle_in_transaction_session_timeout_ms: the server ends sessions idle inside a transaction
         for longer (a frozen Lambda environment must not hold locks). Default: 60000.
-    :param secret_rotation: how often the master password is rotated (single-user rotation).
-        Default: 30 days.
+    :param secret_rotation: how often the master password, and each server's own (``add_user``), is rotated
+        (single-user rotation). Default: 30 days.
     :param performance_insights: enable Performance Insights (7 days, encrypted with the key).
         Default: False.
     :param log_retention: retention of the exported ``postgresql`` log and of the flow logs.
@@ -154,10 +163,13 @@ class McpDatabase(Construct):
         self.database_name = database_name
         """The database the services connect to."""
         self.username = username
-        """The master user; the proxy's only secret, so the user IAM tokens are issued for by default."""
+        """The master user: the migrations' and the rotation's; the user IAM tokens are issued for by default."""
+        self.secret_rotation = secret_rotation
+        """How often the passwords are rotated."""
         self.port = POSTGRES_PORT
         self.statement_timeout_ms = statement_timeout_ms
         self._migrations: dict[Path, McpSchemaMigrations] = {}
+        self._users: dict[str, McpDatabaseUser] = {}
 
         self.encryption_key = kms.Key(
             self,
@@ -281,6 +293,9 @@ class McpDatabase(Construct):
             endpoint=self.secrets_manager_endpoint,
         )
         """Single-user rotation of the master password (the AWS Serverless Application Repository function)."""
+        self.rotation_function: lambda_.IFunction = self.rotation.node.find_child("RotationLambda")  # type: ignore[assignment]
+        """The single-user rotation function; it rotates the servers' own secrets too (its policy lets it rotate
+        any secret that names it, and decrypt with ``encryption_key``)."""
 
         self.proxy = rds.DatabaseProxy(
             self,
@@ -295,6 +310,7 @@ class McpDatabase(Construct):
             debug_logging=False,
         )
         """The RDS Proxy the services connect to: TLS and an IAM token required."""
+        self._proxy_secrets: list[secretsmanager.ISecret] = [self.secret]  # the Auth list, in order
         # Tags applied to the stack or app (``Tags.of(app).add``) reach the proxy's target group, which the
         # CloudFormation schema allows (``AWS::RDS::DBProxyTargetGroup`` is taggable; cfn-lint 1.58 agrees),
         # but the schema bundled with this aws-cdk-lib's synth-time validator predates that and reports
@@ -362,6 +378,40 @@ class McpDatabase(Construct):
         Default ``db_user``: the master user ``username``.
         """
         return self.proxy.grant_connect(grantee, db_user or self.username)
+
+    def add_user(
+        self, username: str, grants: Sequence[TableGrant], *, migrations: Sequence[McpSchemaMigrations]
+    ) -> McpDatabaseUser:
+        """A user of its own for a server, with exactly ``grants``, made by the last of ``migrations`` after all
+        of them; see ``McpDatabaseUser``. One per name: adding it again with the same grants returns the first.
+
+        :param username: the role (``ServerSpec.database_user``).
+        :param grants: what it may do to which tables (``ServerSpec.table_grants``).
+        :param migrations: the migrations creating those tables (``McpLambdaService.migrations``).
+        """
+        existing = self._users.get(username)
+        if existing is not None:
+            if existing.grants != tuple(grants):
+                raise ValueError(f"the database user {username} is already declared with other grants")
+            return existing
+        self._users[username] = McpDatabaseUser(
+            self, f"User-{username}", database=self, username=username, grants=grants, migrations=migrations
+        )
+        return self._users[username]
+
+    def add_proxy_secret(self, secret: secretsmanager.ISecret) -> None:
+        """Let the proxy sign in to PostgreSQL as the user of ``secret`` (one more ``Auth`` entry, IAM
+        authentication required of clients, as for the master), and read and decrypt that secret."""
+        resource: rds.CfnDBProxy = self.proxy.node.default_child  # type: ignore[assignment]
+        resource.add_property_override(
+            f"Auth.{len(self._proxy_secrets)}",
+            {"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": secret.secret_arn},
+        )
+        self._proxy_secrets.append(secret)
+        role: iam.Role = self.proxy.node.find_child("IAMRole")  # type: ignore[assignment]
+        secret.grant_read(role)
+        if secret.encryption_key is not None:
+            secret.encryption_key.grant_decrypt(role)
 
     def grant_secret_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the master credentials (and decrypt them with the key)."""

@@ -50,6 +50,7 @@ from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
 
 if TYPE_CHECKING:
     from mcp_lambda_cdk.database import McpDatabase
+    from mcp_lambda_cdk.database_users import McpDatabaseUser
     from mcp_lambda_cdk.migrations import McpSchemaMigrations
 
 
@@ -220,9 +221,10 @@ class McpLambdaService(Construct):
         outbound traffic allowed, no inbound.
     :param database: the ``McpDatabase`` the server's lifespan connects to (required for a server declared
         with ``database=True``). The service wires itself to it: it runs in the database's application
-        subnets (unless ``vpc`` says otherwise), gets the proxy's environment, ``rds-db:connect`` and port
-        5432, the server's migrations are added to the database and the ``live`` alias moves only after they
-        ran, a task service in the isolated application tier gets the VPC endpoints tasks need, and the
+        subnets (unless ``vpc`` says otherwise), the server's migrations are added to the database, a server
+        declaring ``grants`` gets a user of its own (``McpDatabase.add_user``) and the ``live`` alias moves
+        only after both; it gets the proxy's environment, ``rds-db:connect`` as its own user (the master user
+        without ``grants``, with a synth warning) and port 5432, a task service in the isolated application tier gets the VPC endpoints tasks need, and the
         dashboard gets the database's row. Default: none.
     :param auth: the sign-in whose issuers the server trusts (required for a server declared with
         ``sign_in=True``): an ``McpOidcAuth``, or an ``McpAuthorizationServer`` (which also lists the server as
@@ -541,6 +543,8 @@ class McpLambdaService(Construct):
         """The database the service is wired to, or None."""
         self.migrations: list[McpSchemaMigrations] = []
         """The server's schema migrations on ``database``; the ``live`` alias moves only after them."""
+        self.database_user: McpDatabaseUser | None = None
+        """The server's own user on ``database`` (a server declaring ``grants``), or None (the master user)."""
         if database is not None:
             self._use_database(database)
         self.auth = auth
@@ -549,12 +553,26 @@ class McpLambdaService(Construct):
             auth.protect(self)
 
     def _use_database(self, database: McpDatabase) -> None:
-        """Connect to ``database``, migrate it before traffic moves, reach AWS from its subnets, watch it."""
-        database.connect_service(self)
+        """Migrate ``database`` and make the server's own user before traffic moves, connect as that user, reach
+        AWS from its subnets, watch it."""
         for directory in self.server.migration_dirs:
             self.migrations.append(database.add_migrations(directory))
         if self.migrations:
             self.alias.node.add_dependency(*(migrations.resource for migrations in self.migrations))
+        user = self.server.database_user
+        if user is None:
+            Annotations.of(self).add_warning_v2(
+                "mcp:databaseOwner",
+                f"the {self.server.name} server declares no grants, so it connects as the database's master user, "
+                "which may drop, alter and read every table: declare what its tools do (ServerSpec(grants=...))",
+            )
+        elif not self.migrations:
+            raise ValueError(f"the {self.server.name} server declares grants but no migrations: its user is made "
+                             "after the migrations that create its tables (ServerSpec(migrations=...))")
+        else:
+            self.database_user = database.add_user(user, self.server.table_grants, migrations=self.migrations)
+            self.alias.node.add_dependency(self.database_user.resource)
+        database.connect_service(self, db_user=user)
         if self.tasks is not None and not database.application_egress and self.function.is_bound_to_vpc:
             # Traffic reaches new code only once tasks can be stored and started from inside the VPC.
             self.alias.node.add_dependency(*database.add_task_endpoints(self))
