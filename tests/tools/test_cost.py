@@ -27,6 +27,14 @@ PRICES = Prices.read()
 HOURS = PRICES.hours
 
 
+def instance(name: str, deployment: str) -> float:
+    return PRICES.usd("rds_postgresql_instance_hour", name, deployment) * HOURS
+
+
+def storage(gb: float, deployment: str) -> float:
+    return gb * PRICES.usd("rds_storage_gb_month", "gp3", deployment)
+
+
 def variant(tmp_path: Path, server, **props) -> StackCost:
     """One stack of the repository's servers with other props, synthesized in this process."""
     app = cdk.App(outdir=str(tmp_path / "cdk.out"), context={**cdk_json_context(), "mcp:skipBundling": True})
@@ -53,11 +61,12 @@ def test_the_messaging_database_is_priced_at_the_size_the_template_gives_it(cost
     messaging = costs["McpMessagingStack"]
     [database] = by_kind(messaging, "RDS PostgreSQL")
     assert database.what.startswith("RDS PostgreSQL db.t4g.micro, Multi-AZ, 20 GB gp3")
-    assert database.monthly == pytest.approx(HOURS * 0.032 + 20 * 0.23)
+    assert database.monthly == pytest.approx(instance("db.t4g.micro", "multi_az") + storage(20, "multi_az"))
     [proxy] = by_kind(messaging, "RDS Proxy")
-    assert proxy.monthly == pytest.approx(2 * 0.015 * HOURS), "the proxy bills the instance's 2 vCPUs"
+    assert proxy.monthly == pytest.approx(2 * PRICES.usd("rds_proxy_vcpu_hour") * HOURS), "the instance's 2 vCPUs"
     [endpoint] = by_kind(messaging, "secretsmanager interface endpoint")
-    assert endpoint.what.endswith("in 2 AZs") and endpoint.monthly == pytest.approx(2 * 0.01 * HOURS)
+    assert endpoint.what.endswith("in 2 AZs")
+    assert endpoint.monthly == pytest.approx(2 * PRICES.usd("interface_endpoint_az_hour") * HOURS)
     assert not by_kind(messaging, "NAT gateway"), "the messaging VPC has no NAT"
     [function] = by_kind(messaging, "Lambda 1024 MB arm64")
     assert function.per_million > 0 and function.monthly == 0
@@ -85,8 +94,10 @@ def test_a_single_az_database_costs_less_by_exactly_the_standby(tmp_path):
     single = variant(tmp_path / "single", MESSAGING, database=McpDatabaseOptions(multi_az=False))
     [database] = by_kind(single, "RDS PostgreSQL")
     assert "single-AZ" in database.what
-    assert database.monthly == pytest.approx(HOURS * 0.016 + 20 * 0.115)
-    assert multi.monthly - single.monthly == pytest.approx(HOURS * (0.032 - 0.016) + 20 * (0.23 - 0.115))
+    assert database.monthly == pytest.approx(instance("db.t4g.micro", "single_az") + storage(20, "single_az"))
+    assert multi.monthly - single.monthly == pytest.approx(
+        instance("db.t4g.micro", "multi_az") - instance("db.t4g.micro", "single_az")
+        + storage(20, "multi_az") - storage(20, "single_az"))
 
 
 def test_a_larger_instance_and_more_storage_are_read_from_the_template(tmp_path):
@@ -95,17 +106,17 @@ def test_a_larger_instance_and_more_storage_are_read_from_the_template(tmp_path)
         allocated_storage=50))
     [database] = by_kind(bigger, "RDS PostgreSQL")
     assert database.what.startswith("RDS PostgreSQL db.t4g.small, Multi-AZ, 50 GB gp3")
-    assert database.monthly == pytest.approx(HOURS * 0.064 + 50 * 0.23)
+    assert database.monthly == pytest.approx(instance("db.t4g.small", "multi_az") + storage(50, "multi_az"))
 
 
 def test_a_rest_api_endpoint_adds_waf_and_per_request_charges(tmp_path):
     public = variant(tmp_path, WEATHER, endpoint=McpEndpoint.rest_api())
     [acl] = by_kind(public, "WAF web ACL")
     rules = int(acl.what.split(" with ")[1].split()[0])
-    assert acl.monthly == pytest.approx(5.00 + rules * 1.00)
-    assert acl.per_million == pytest.approx(0.60)
+    assert acl.monthly == pytest.approx(PRICES.usd("waf_web_acl_month") + rules * PRICES.usd("waf_rule_month"))
+    assert acl.per_million == pytest.approx(PRICES.usd("waf_requests_per_million"))
     [api] = by_kind(public, "API Gateway REST API")
-    assert api.per_million == pytest.approx(3.50)
+    assert api.per_million == pytest.approx(PRICES.usd("apigateway_rest_requests_per_million"))
     assert public.unpriced == []
 
 
@@ -113,7 +124,7 @@ def test_a_tasks_call_through_a_rest_api_counts_only_the_clients_requests(tmp_pa
     reports = variant(tmp_path, REPORTS, endpoint=McpEndpoint.rest_api())
     [api] = by_kind(reports, "API Gateway REST API")
     client_requests = PRICES.assumption("task_invocations_per_call") - 1  # the worker is invoked directly
-    assert api.per_million == pytest.approx(client_requests * 3.50)
+    assert api.per_million == pytest.approx(client_requests * PRICES.usd("apigateway_rest_requests_per_million"))
 
 
 def test_make_cost_rewrites_only_the_marked_block(templates, tmp_path, capsys):
