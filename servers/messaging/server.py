@@ -22,6 +22,7 @@ from messaging.store import (
     insert_message,
     latest_messages,
     post_key,
+    requester,
     validate_text,
 )
 
@@ -39,7 +40,7 @@ async def post_message(
     idempotency_key: IdempotencyKey = None,
 ) -> PostedMessage:
     """Post new message to public channel"""
-    key = post_key(idempotency_key, None, ctx.request_id, text)
+    key = post_key(idempotency_key, requester(ctx), ctx.request_id, text)
     return insert_message(database(ctx), validate_text(text), None, key)
 
 

@@ -4,7 +4,9 @@ Posting is exactly-once: every post carries an idempotency key (`ON CONFLICT DO 
 after a lost connection, or a client's retry with the same key, never writes the message twice. A client
 that gives no key gets one derived from its request (who asks, the JSON-RPC id, the text): a client that
 resends the same request after losing the reply maps to the same key, for `RETRY_WINDOW`; the same request
-later is a new post. Each post also stamps its row with a `write_id` of its own, so it can tell its own
+later is a new post. Who asks is the signed-in caller, else the request's source address (`requester`): two
+anonymous callers elsewhere posting the same text under the same JSON-RPC id (every session numbers its
+requests from the start) stay two posts. Each post also stamps its row with a `write_id` of its own, so it can tell its own
 write from an earlier post with the same key.
 
 The outcome is always checked before it is reported. When the connection is lost mid-post (the statement
@@ -69,6 +71,14 @@ def validate_text(text: str) -> str:
     if len(text) > MAX_TEXT:
         raise ToolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
     return text
+
+
+def requester(ctx: Context[Any, Any]) -> str | None:
+    """Who sent this request when nobody signed in: its source address (the client's IP as Lambda or API
+    Gateway reports it, never a header the client sets), or None when the transport gives none."""
+    request = ctx.request_context.request
+    client = request.scope.get("client") if request is not None else None
+    return f"address:{client[0]}" if client and client[0] else None
 
 
 def post_key(given: str | None, caller: str | None, request_id: object, text: str) -> str:

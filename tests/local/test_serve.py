@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import uuid
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,7 +63,7 @@ def test_the_repositorys_servers_on_the_embedded_database():
             async with Client(urls["weather"]) as weather:
                 forecast = await weather.call_tool("get_weather", {"city": "Berlin"})
             async with Client(urls["messaging"]) as messaging:
-                posted = await messaging.call_tool("post_message", {"text": "hello from make serve"})
+                posted = await messaging.call_tool("post_message", {"text": f"hello from make serve {uuid.uuid4()}"})
                 latest = await messaging.call_tool("get_messages", {"limit": 1})
             return forecast, posted, latest
 
