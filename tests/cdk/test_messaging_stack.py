@@ -284,7 +284,7 @@ def test_only_clients_reach_the_proxy_and_only_the_proxy_and_rotation_reach_the_
     sources = {r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in to_instance.values()}
     assert sources == {
         stack.get_logical_id(db.proxy_security_group.node.default_child),
-        stack.get_logical_id(db.rotation.node.find_child("SecurityGroup").node.default_child),
+        stack.get_logical_id(db.rotation_security_group.node.default_child),
     }
     # The instance's group has no inline rules other than CDK's "no traffic" egress placeholder.
     template.has_resource_properties(
@@ -342,7 +342,14 @@ def test_the_server_has_a_user_of_its_own_made_after_the_migrations_with_its_dec
         "Grants": {"messages": ["SELECT", "INSERT"]},
         "SecretArn": ref(stack, user.secret),
     }
-    assert resource["DependsOn"] == [migrations_id]
+    # After the migrations, and once the function may reach Secrets Manager for the password.
+    endpoint_group = db.secrets_manager_endpoint.connections.security_groups[0]
+    (to_endpoint,) = template.find_resources("AWS::EC2::SecurityGroupIngress", {"Properties": {
+        "GroupId": {"Fn::GetAtt": [stack.get_logical_id(endpoint_group.node.default_child), "GroupId"]},
+        "SourceSecurityGroupId": {"Fn::GetAtt": [stack.get_logical_id(
+            migrations.function.connections.security_groups[0].node.default_child), "GroupId"]}}})
+    assert set(resource["DependsOn"]) >= {
+        migrations_id, stack.get_logical_id(endpoint_group.node.default_child), to_endpoint}
     # Traffic moves once the user exists.
     (alias,) = template.find_resources("AWS::Lambda::Alias").values()
     assert stack.get_logical_id(user.resource.node.default_child) in alias["DependsOn"]

@@ -111,7 +111,7 @@ def test_tasks_reach_dynamodb_and_lambda_through_endpoints_only_the_function_may
             stack.service.connections.security_groups[0].node.default_child), "GroupId"]})]
     template.has_resource_properties(
         "AWS::EC2::SecurityGroup", {"SecurityGroupIngress": Match.absent(),
-                                    "GroupDescription": Match.string_like_regexp("LambdaEndpoint")})
+                                    "GroupDescription": "Lambda interface endpoint"})
 
 
 def test_traffic_moves_only_after_the_schema_and_the_endpoints_exist(stack: McpServerStack, template: Template) -> None:

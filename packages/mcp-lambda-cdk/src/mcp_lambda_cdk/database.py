@@ -287,12 +287,19 @@ class McpDatabase(Construct):
         self.secret = secret
         """The generated master credentials (``username``, ``password``, ``host``, ...), KMS-encrypted."""
 
+        self.rotation_security_group = ec2.SecurityGroup(
+            self, "RotationSecurityGroup", vpc=self.vpc, description="Password rotation function",
+            allow_all_outbound=False,
+        )
+        """The rotation function's security group: out to the instance, and to Secrets Manager over HTTPS."""
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=secret_rotation,
             vpc_subnets=self.application_subnets,
             endpoint=self.secrets_manager_endpoint,
+            security_group=self.rotation_security_group,
         )
         """Single-user rotation of the master password (the AWS Serverless Application Repository function)."""
+        self.allow_secrets_manager(self.rotation_security_group, "rotating passwords")
         self.rotation_function: lambda_.IFunction = self.rotation.node.find_child("RotationLambda")  # type: ignore[assignment]
         """The single-user rotation function; it rotates the servers' own secrets too (its policy lets it rotate
         any secret that names it, and decrypt with ``encryption_key``)."""
@@ -412,6 +419,15 @@ class McpDatabase(Construct):
         secret.grant_read(role)
         if secret.encryption_key is not None:
             secret.encryption_key.grant_decrypt(role)
+
+    def allow_secrets_manager(self, client: ec2.IConnectable, reason: str) -> None:
+        """Let ``client`` reach Secrets Manager over HTTPS: the interface endpoint, or (a given VPC without one)
+        anywhere, through the VPC's own route to it."""
+        description = f"HTTPS to Secrets Manager: {reason}"
+        if self.secrets_manager_endpoint is not None:
+            self.secrets_manager_endpoint.connections.allow_default_port_from(client, description)
+        else:
+            client.connections.allow_to_any_ipv4(ec2.Port.tcp(443), description)
 
     def grant_secret_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the master credentials (and decrypt them with the key)."""

@@ -5,11 +5,13 @@ Why this network: two private tiers in two Availability Zones. The database and 
 isolated too unless ``nat_gateways`` is set: a function that talks only to the proxy needs no egress, as
 the IAM token is signed locally and Lambda ships logs outside the function's network interface (so no
 CloudWatch Logs endpoint is needed either). The only AWS API called from inside the VPC is Secrets
-Manager, by the password rotation function, through an interface endpoint. Two endpoints (one per AZ) cost
-less than one NAT gateway and keep the database tier without any path to the internet. A service that
-needs the internet (an identity provider's JWKS, say) sets ``nat_gateways``; the application tier then
-becomes private-with-egress. Services with tasks in an isolated application tier get the two endpoints
-tasks need (``DatabaseNetwork.task_endpoints_for``).
+Manager (by the password rotation, the migration function for the servers' own users' passwords, and the
+services for their requestState key), through an interface endpoint. Two endpoints (one per AZ) cost less
+than one NAT gateway and keep the database tier without any path to the internet. A service that needs the
+internet (an identity provider's JWKS, say) sets ``nat_gateways``; the application tier then becomes
+private-with-egress. Services with tasks in an isolated application tier get the two endpoints tasks need
+(``DatabaseNetwork.task_endpoints_for``). No security group here sends more than it must: the endpoints'
+groups send nothing at all (an endpoint only answers).
 
 The resources are defined in the database's own scope (not a construct of their own), so their logical ids
 are those of the database's first releases.
@@ -73,6 +75,7 @@ class DatabaseNetwork:
                 subnets=self.application_subnets,
                 private_dns_enabled=True,
                 open=False,
+                security_groups=[_endpoint_security_group(scope, "LambdaEndpointSecurityGroup", self.vpc, "Lambda")],
             )
             self.task_endpoints = (dynamodb, lambda_endpoint)
         self.task_endpoints[1].connections.allow_default_port_from(service, "Task workers started by the function")
@@ -134,14 +137,16 @@ def define_network(
     endpoint = secrets_manager_endpoint
     if endpoint is None:
         # Open to the VPC's CIDR on 443 only; private DNS makes the SDK's default endpoint resolve to it.
+        group = _endpoint_security_group(scope, "SecretsManagerEndpointSecurityGroup", created, "Secrets Manager")
         endpoint = created.add_interface_endpoint(
             "SecretsManagerEndpoint",
             service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             subnets=application,
             private_dns_enabled=True,
+            security_groups=[group],
         )
         acknowledge(
-            endpoint,
+            group,
             "AwsSolutions-EC23",
             "inbound 443 from the VPC's own CIDR only (a token cdk-nag cannot resolve, hence its rule error)",
         )
@@ -152,3 +157,10 @@ def define_network(
         endpoint,
         application_egress=egress,
     )
+
+
+def _endpoint_security_group(scope: Construct, id: str, vpc: ec2.IVpc, service: str) -> ec2.SecurityGroup:
+    """An interface endpoint's group: inbound as the endpoint opens it, nothing outbound (an endpoint answers
+    and never calls; CDK's default group would allow everything out)."""
+    return ec2.SecurityGroup(scope, id, vpc=vpc, description=f"{service} interface endpoint",
+                             allow_all_outbound=False)

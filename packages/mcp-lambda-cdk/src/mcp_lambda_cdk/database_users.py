@@ -81,6 +81,7 @@ class McpDatabaseUser(Construct):
         database.add_proxy_secret(self.secret)
         maker = migrations[-1]
         self.secret.grant_read(maker.function)
+        database.allow_secrets_manager(maker.function, f"the password of {username}")
         self.resource = CustomResource(
             self,
             "Resource",
@@ -94,6 +95,8 @@ class McpDatabaseUser(Construct):
         )
         """The custom resource: complete once the user exists with its grants and password."""
         self.resource.node.add_dependency(*(m.resource for m in migrations))
+        if database.secrets_manager_endpoint is not None:  # its rule letting the function in, for the password
+            self.resource.node.add_dependency(*database.secrets_manager_endpoint.connections.security_groups)
         self.rotation_schedule = self.secret.add_rotation_schedule(
             "RotationSchedule",
             rotation_lambda=database.rotation_function,

@@ -217,8 +217,14 @@ class McpLambdaService(Construct):
     :param vpc_subnets: where in ``vpc``; public subnets are refused. Default: the VPC's private subnets
         with egress if it has any, else its isolated ones (pass ``McpDatabase.application_subnets`` for a
         VPC created by ``McpDatabase``).
-    :param security_groups: the function's security groups in ``vpc``. Default: one new group, all
-        outbound traffic allowed, no inbound.
+    :param security_groups: the function's security groups in ``vpc``. Default: one new group, no inbound,
+        outbound as ``allow_all_outbound`` says.
+    :param allow_all_outbound: let the new security group send anything anywhere. When False, it sends only what
+        the service is wired to reach: the database proxy on 5432 (``database``), HTTPS to Secrets Manager (the
+        ``requestState`` key: the database's interface endpoint, or anywhere without one), and HTTPS anywhere
+        for sign-in (the issuers' signing keys, on the internet) and tasks (DynamoDB's gateway endpoint, whose
+        addresses a template cannot name, and Lambda). Not with ``security_groups`` (configure those).
+        Default: False.
     :param database: the ``McpDatabase`` the server's lifespan connects to (required for a server declared
         with ``database=True``). The service wires itself to it: it runs in the database's application
         subnets (unless ``vpc`` says otherwise), the server's migrations are added to the database, a server
@@ -273,6 +279,7 @@ class McpLambdaService(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        allow_all_outbound: bool = False,
         database: McpDatabase | None = None,
         auth: ServiceAuth | None = None,
         tasks: TasksOptions | None = None,
@@ -321,6 +328,9 @@ class McpLambdaService(Construct):
             tasks.validate_for(timeout)
         if vpc is None and (vpc_subnets is not None or security_groups):
             raise ValueError("vpc_subnets and security_groups need a vpc")
+        if security_groups and allow_all_outbound:
+            raise ValueError("allow_all_outbound applies to the security group the service creates: configure the "
+                             "given security_groups instead")
 
         self.server = server
         """The server this service deploys."""
@@ -406,8 +416,12 @@ class McpLambdaService(Construct):
             vpc=vpc,
             vpc_subnets=vpc_subnets,
             security_groups=list(security_groups) if security_groups else None,
+            allow_all_outbound=allow_all_outbound if vpc is not None and not security_groups else None,
         )
         """The function; configure it further through its L2 API."""
+        # Egress the service's own group gets for what it is wired to reach (the proxy's port is opened by the
+        # database's connections, the Lambda endpoint's by the task endpoints').
+        self._wires_egress = vpc is not None and not security_groups and not allow_all_outbound
         if runtime.name != lambda_.Runtime.PYTHON_3_14.name:
             acknowledge(
                 self.function,
@@ -547,10 +561,20 @@ class McpLambdaService(Construct):
         """The server's own user on ``database`` (a server declaring ``grants``), or None (the master user)."""
         if database is not None:
             self._use_database(database)
+        elif self.request_state_secret is not None:
+            self._allow_https("Secrets Manager: the requestState key")
         self.auth = auth
         """The sign-in the service is protected by, or None."""
         if auth is not None:
             auth.protect(self)
+            self._allow_https("the issuers' signing keys (JWKS), on the internet")
+        if self.tasks is not None:
+            self._allow_https("DynamoDB (task state, a gateway endpoint without a security group) and Lambda (workers)")
+
+    def _allow_https(self, reason: str) -> None:
+        """Let the service's own security group send HTTPS anywhere (where no narrower peer can be named)."""
+        if self._wires_egress:
+            self.function.connections.allow_to_any_ipv4(ec2.Port.tcp(443), f"HTTPS: {reason}")
 
     def _use_database(self, database: McpDatabase) -> None:
         """Migrate ``database`` and make the server's own user before traffic moves, connect as that user, reach
@@ -573,9 +597,15 @@ class McpLambdaService(Construct):
             self.database_user = database.add_user(user, self.server.table_grants, migrations=self.migrations)
             self.alias.node.add_dependency(self.database_user.resource)
         database.connect_service(self, db_user=user)
+        if self.request_state_secret is not None and self._wires_egress:
+            database.allow_secrets_manager(self, "the requestState key")
+        if self.function.is_bound_to_vpc:
+            # Traffic moves once the function can reach the proxy: its own rules out, the proxy's rules in.
+            self.alias.node.add_dependency(*self.connections.security_groups, database.proxy_security_group)
         if self.tasks is not None and not database.application_egress and self.function.is_bound_to_vpc:
             # Traffic reaches new code only once tasks can be stored and started from inside the VPC.
-            self.alias.node.add_dependency(*database.add_task_endpoints(self))
+            endpoints = database.add_task_endpoints(self)
+            self.alias.node.add_dependency(*endpoints, *endpoints[1].connections.security_groups)
         self.dashboard.add_widgets(*database_widgets(database))
 
     @property

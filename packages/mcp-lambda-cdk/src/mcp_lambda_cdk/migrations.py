@@ -114,6 +114,8 @@ class McpSchemaMigrations(Construct):
             timeout=timeout or Duration.minutes(5),
             vpc=database.vpc,
             vpc_subnets=database.application_subnets,
+            # Out to the proxy only (connect_function), and to Secrets Manager for the users' passwords.
+            allow_all_outbound=False,
             environment={
                 c.MCP_MIGRATIONS_DIR: bundle.package,
                 c.POWERTOOLS_SERVICE_NAME: f"{service}-migrations",
@@ -147,9 +149,11 @@ class McpSchemaMigrations(Construct):
         )
         """The custom resource: it completes once every migration is applied."""
         # The function reaches the database only once the proxy has its target and every security group
-        # rule on the way exists; the environment variables alone order it after the proxy, not those.
+        # rule on the way exists (its own group's rules out, the proxy's and the instance's in); the
+        # environment variables alone order it after the proxy, not those.
         self.resource.node.add_dependency(
-            database.proxy, database.instance, database.security_group, database.proxy_security_group
+            database.proxy, database.instance, database.security_group, database.proxy_security_group,
+            *self.function.connections.security_groups,
         )
         function_id = Stack.of(self).get_logical_id(self.function.node.default_child)
         for rule, reason in (
