@@ -15,6 +15,7 @@ import atexit
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -332,6 +333,7 @@ def _install_shutdown_hooks(runtime: McpLambdaRuntime) -> None:
         previous = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the relay below may deliver it a second time
             runtime.close(timeout=SHUTDOWN_SECONDS)
             if callable(previous):
                 previous(signum, frame)
@@ -347,4 +349,38 @@ def _install_shutdown_hooks(runtime: McpLambdaRuntime) -> None:
         signal.signal(signal.SIGTERM, on_sigterm)
     except ValueError:
         # Not the main thread (a local server's worker thread): atexit is enough there.
-        pass
+        return
+    if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+        _wake_main_thread_on(signal.SIGTERM)
+
+
+def _wake_main_thread_on(signum: int) -> None:
+    """Make sure the main thread runs the handler of `signum`, whichever thread the kernel gives the signal to.
+
+    A signal sent to a process goes to any thread that does not block it, and Python runs handlers only in the
+    main thread, when it next runs Python code. Under Lambda's runtime interface client the main thread sleeps
+    in a join of the thread polling for the next event: if another thread takes SIGTERM (the kernel's choice,
+    likely right after Lambda thaws the environment to shut it down, when every thread runs again), nothing
+    wakes the main thread and Lambda kills the environment with the lifespan open. Python's own C handler writes
+    the signal's number to the wakeup file descriptor in whichever thread it runs; a daemon thread reading it
+    sends the signal to the main thread itself, which interrupts its wait. Bytes meant for a wakeup descriptor
+    set before this one are passed on to it.
+    """
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def relay(reader: socket.socket, writer: socket.socket) -> None:  # holds both: a collected socket closes
+        while data := reader.recv(64):
+            if previous != -1:
+                try:
+                    os.write(previous, data)
+                except OSError:
+                    pass
+            if signum in data:
+                signal.pthread_kill(main, signum)
+
+    threading.Thread(target=relay, args=(reader, writer), name=f"wake-main-on-{signal.Signals(signum).name}",
+                     daemon=True).start()
