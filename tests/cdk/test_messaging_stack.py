@@ -356,7 +356,7 @@ def test_the_server_has_a_user_of_its_own_made_after_the_migrations_with_its_dec
     # Its secret: a generated password under the database's key, for that user, with the instance's host.
     template.has_resource_properties("AWS::SecretsManager::Secret", {
         "KmsKeyId": {"Fn::GetAtt": [stack.get_logical_id(db.encryption_key.node.default_child), "Arn"]},
-        "GenerateSecretString": Match.object_like({"SecretStringTemplate": '{"username":"mcp_messaging"}',
+        "GenerateSecretString": Match.object_like({"SecretStringTemplate": '{"username":"mcp_messaging","dbname":"mcp"}',
                                                    "GenerateStringKey": "password"}),
     })
     template.has_resource_properties("AWS::SecretsManager::SecretTargetAttachment", {

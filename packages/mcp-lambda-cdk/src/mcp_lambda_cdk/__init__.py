@@ -2,6 +2,7 @@
 
 from mcp_lambda_cdk.authorization_server import McpAuthorizationServer, McpAuthorizationServerOptions, ScopeRule
 from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
+from mcp_lambda_cdk.database_users import McpDatabaseUser
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.migrations import McpSchemaMigrations
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, OidcIssuer
@@ -16,6 +17,7 @@ __all__ = [
     "McpAuthorizationServerOptions",
     "McpDatabase",
     "McpDatabaseOptions",
+    "McpDatabaseUser",
     "McpEndpoint",
     "McpLambdaService",
     "McpOidcAuth",

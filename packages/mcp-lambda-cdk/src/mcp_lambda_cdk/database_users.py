@@ -74,8 +74,10 @@ class McpDatabaseUser(Construct):
         """The role's name."""
         self.grants = tuple(grants)
         """What it may do to which tables."""
-        # The characters a generated password leaves out are those of the master's and of its rotation.
-        generated = rds.DatabaseSecret(self, "Secret", username=username, encryption_key=database.encryption_key)
+        # The characters a generated password leaves out are those of the master's and of its rotation; the
+        # database's name and (attached) the instance's host are where the rotation signs in as the user.
+        generated = rds.DatabaseSecret(self, "Secret", username=username, dbname=database.database_name,
+                                       encryption_key=database.encryption_key)
         self.secret: secretsmanager.ISecret = generated.attach(database.instance)
         """The user's credentials with the instance's host (what the proxy and the rotation read)."""
         database.add_proxy_secret(self.secret)

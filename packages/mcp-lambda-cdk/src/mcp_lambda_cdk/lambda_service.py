@@ -163,7 +163,8 @@ class McpLambdaService(Construct):
 
     Attributes: ``function``, ``role``, ``alias``, ``url`` (Function URL endpoint) or ``rest_api``/``api`` (REST
     API endpoint), ``endpoint_url``, ``log_group``, ``encryption_key``, ``request_state_secret``,
-    ``tasks``, ``monitoring``, ``dashboard``, ``provisioned_scaling``.
+    ``tasks``, ``database``, ``migrations``, ``database_user``, ``auth``, ``monitoring``, ``dashboard``,
+    ``provisioned_scaling``.
 
     :param scope: the parent construct.
     :param id: the construct id.
