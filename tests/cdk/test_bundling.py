@@ -196,8 +196,9 @@ def test_pip_is_asked_for_wheels_of_the_lambda_platform(servers_tree: Path, tmp_
 @pytest.mark.parametrize("architecture", [lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64], ids=["arm64", "x86_64"])
 def test_the_constraints_pin_everything_a_bundle_installs(architecture, tmp_path: Path) -> None:
     """A bundle's third-party content follows from the constraints alone (its asset hash covers that file):
-    resolving the runtime (with the authorization server's extra, as its function installs it) for the Lambda
-    platform, against the package index, must install exactly the pins."""
+    resolving the runtime (with the authorization server's extra, as its function installs it, and tracing's, as a
+    traced service's function does) for the Lambda platform, against the package index, must install exactly the
+    pins."""
     pins = {}
     for line in bundling.CONSTRAINTS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -209,7 +210,8 @@ def test_the_constraints_pin_everything_a_bundle_installs(architecture, tmp_path
     wheelhouse.mkdir()
     for source in bundle.local_sources:
         source.add_to(wheelhouse)
-    requirements = [r.replace("mcp-lambda-runtime==", "mcp-lambda-runtime[authorization]==") for r in bundle.requirements]
+    requirements = [r.replace("mcp-lambda-runtime==", "mcp-lambda-runtime[authorization,tracing]==")
+                    for r in bundle.requirements]
     (tmp_path / "requirements.txt").write_text("\n".join(requirements))
     report = tmp_path / "report.json"
     command = [*bundle.pip_install_command(tmp_path / "t", tmp_path / "requirements.txt", wheelhouse),

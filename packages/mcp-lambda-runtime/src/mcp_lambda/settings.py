@@ -64,9 +64,16 @@ class RuntimeSettings:
     """MCP_DIRECT_DISPATCH: `0` sends every request through the SDK's full Streamable HTTP app instead of
     handing plain requests to its request kernel directly (see direct.py); the answers are the same."""
 
+    tracing: str | None = None
+    """MCP_TRACING: `otlp` for a trace per invocation, exported over OTLP/HTTP (see tracing.py); unset, empty
+    or `off`: no tracing, and the OpenTelemetry SDK is not even imported."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
         env = os.environ if env is None else env
+        tracing = (env.get(c.MCP_TRACING) or "").strip().lower()
+        if tracing not in ("", "off", c.TRACING_OTLP):
+            raise ValueError(f"{c.MCP_TRACING} must be {c.TRACING_OTLP} or off, not {tracing!r}")
         return cls(
             mcp_path=env.get(c.MCP_PATH, c.DEFAULT_MCP_PATH) or c.DEFAULT_MCP_PATH,
             allowed_hosts=_csv(env.get(c.MCP_ALLOWED_HOSTS)),
@@ -78,4 +85,5 @@ class RuntimeSettings:
             request_state_keys=_csv(env.get(c.MCP_REQUEST_STATE_KEYS)),
             request_state_secret_arn=env.get(c.MCP_REQUEST_STATE_SECRET_ARN) or None,
             direct_dispatch=env.get(c.MCP_DIRECT_DISPATCH, "1").strip().lower() not in ("0", "false", "no", "off"),
+            tracing=tracing if tracing == c.TRACING_OTLP else None,
         )

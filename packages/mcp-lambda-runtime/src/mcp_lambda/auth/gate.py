@@ -42,10 +42,12 @@ def metadata_url(resource: str) -> str:
 
 @dataclass(slots=True)
 class Decision:
-    """The outcome for one request: a refusal to send, or the caller to run it as (None: anonymous)."""
+    """The outcome for one request: a refusal to send, and why (the AUTH_FAILURE reason code), or the caller to
+    run it as (None: anonymous)."""
 
     refusal: HttpResponse | None = None
     caller: Caller | None = None
+    reason: str | None = None
 
 
 class AuthGate:
@@ -84,7 +86,8 @@ class AuthGate:
             # Which one would count is the server's guess (RFC 6750 §3.1: a request with more than one way
             # of passing a token is malformed), so none does.
             self._log("duplicate_authorization", None, request, tools)
-            return Decision(self._bad_request(resource, request_id, "more than one Authorization header"))
+            return Decision(self._bad_request(resource, request_id, "more than one Authorization header"),
+                            reason="duplicate_authorization")
         authorization = authorizations[0] if authorizations else None
         if authorization:
             scheme, _, token = authorization.partition(" ")
@@ -94,7 +97,8 @@ class AuthGate:
                 caller = self.validator.validate(token.strip(), resource)
             except AuthFailure as failure:
                 self._log(failure.reason, failure.issuer, request, tools)
-                return Decision(self._unauthorized(resource, request_id, failure.detail, invalid=True))
+                return Decision(self._unauthorized(resource, request_id, failure.detail, invalid=True),
+                                reason=failure.reason)
         else:
             caller = None
         needs = [p for p in policies if not p.public]
@@ -103,11 +107,11 @@ class AuthGate:
         if caller is None:
             self._log("missing_token", None, request, tools)
             return Decision(self._unauthorized(resource, request_id, "sign-in required", invalid=False,
-                                              policies=needs))
+                                              policies=needs), reason="missing_token")
         missing = sorted({scope for policy in needs for scope in policy.missing(caller.scopes)})
         if missing:
             self._log("insufficient_scope", caller.issuer, request, tools)
-            return Decision(self._forbidden(resource, request_id, missing))
+            return Decision(self._forbidden(resource, request_id, missing), reason="insufficient_scope")
         return Decision(caller=caller)
 
     def admit(self, dispatch: Dispatch, decision: Decision, mcp_path: str) -> Dispatch:
