@@ -49,7 +49,9 @@ def __getattr__(name: str) -> Any:
 def lambda_handler(
     server: MCPServer[Any], settings: RuntimeSettings | None = None, access: Access | None = None
 ) -> McpLambdaRuntime:
-    """The `handler(event, context)` for `server`. Cheap to create: nothing starts until the first request.
+    """The `handler(event, context)` for `server`. Cheap to create: nothing starts until the first request, except
+    when Lambda initializes the environment for provisioned concurrency, ahead of traffic: then the handler primes
+    at once (lifespan entered, one tools/list served; see snapstart.py), so create it after the tools.
 
     With `access`, callers sign in with OIDC bearer tokens (providers from MCP_AUTH_CONFIG) and each tool
     is public or protected as `access` says; see mcp_lambda.auth.

@@ -91,6 +91,8 @@ class McpLambdaRuntime:
         self._stop: asyncio.Event | None = None
         self._tracing: bool | None = None  # MCP_TRACING, read on first use
         self._cold = True  # until the first invocation
+        if snapstart.provisioned(self.environ()):
+            self.prime()  # Lambda's init phase, ahead of traffic: the first request's work is done now
 
     def new_environment(self, environment: Mapping[str, str] | None = None) -> McpLambdaRuntime:
         """Another execution environment of the same function (same server, settings and access policy):
@@ -224,15 +226,29 @@ class McpLambdaRuntime:
         loop.close()
 
     def prime(self) -> None:
-        """Serve one synthetic tools/list (SnapStart calls this before the snapshot)."""
-        domain = "snapstart.prime"
+        """Do the first request's work ahead of it: read the sign-in configuration (and import token validation),
+        enter the lifespan, serve one synthetic tools/list (the SDK builds its validators and serializers on first
+        use) and set up tracing when it is on. Called before a SnapStart snapshot and, for provisioned
+        concurrency, during the init phase (snapstart.py). Never raises: what fails is left to the first request.
+        """
+        domain = "prime.invalid"
         body = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "tools/list"}).encode()
         headers = [("host", domain), ("content-type", "application/json"),
                    ("accept", "application/json, text/event-stream"), ("mcp-protocol-version", "2025-11-25")]
         request = HttpRequest("POST", self.settings.mcp_path, "", headers, body, "127.0.0.1", domain, "prime", "2.0")
-        response = self.handle(request)
-        logger.info("Primed before snapshot", status=response.status)
-        self.traced()  # the OpenTelemetry SDK, when tracing is on, is imported now rather than by the first request
+        try:
+            if self.access is not None:
+                self.gate  # built now: the configuration read, token validation imported
+            if not self.started:
+                self._start()
+            # Past sign-in, as an anonymous caller allowed to list: the SDK's work is what is being done ahead.
+            response = self._dispatch(Dispatch(request, self.settings.mcp_path, access=self.access))
+            self.traced()  # the OpenTelemetry SDK, when tracing is on, is imported now rather than by a request
+        except Exception:
+            logger.exception("Priming failed; the first request will do that work")
+            return
+        logger.info("Primed", status=response.status,
+                    initialization=self.environ().get(snapstart.INITIALIZATION_TYPE))
 
     @property
     def started(self) -> bool:

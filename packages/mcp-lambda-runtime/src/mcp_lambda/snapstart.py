@@ -1,4 +1,4 @@
-"""Lambda SnapStart: prime before the snapshot, repair after each restore.
+"""Lambda SnapStart: prime before the snapshot, repair after each restore; provisioned concurrency: prime at init.
 
 With SnapStart, Lambda runs the init phase once, snapshots the memory, and starts every new environment
 from a copy of it. Two things in a copy are wrong and must be repaired after restore: connections opened
@@ -8,13 +8,24 @@ SDK's lazily built validators and serializers are in the snapshot instead of in 
 
 The hooks come from `snapshot_restore_py`, which exists only in Lambda's Python runtimes; elsewhere
 `install` does nothing (the same handlers run unchanged locally).
+
+Provisioned concurrency initializes environments ahead of traffic (`AWS_LAMBDA_INITIALIZATION_TYPE` is
+`provisioned-concurrency`), and the handler is created in that init phase (`handler = lambda_handler(mcp)` at
+the end of the server's module): the runtime primes there too, so the first request finds the lifespan entered
+and the SDK warm instead of paying for both while its client waits. An on-demand environment (`on-demand`)
+does not: its init phase is the start of a request that is already waiting, and a lifespan entered before the
+guards have seen that request would be work done for a request the runtime may refuse.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+"""Set by Lambda for the init phase: `on-demand`, `provisioned-concurrency` or `snap-start`."""
+PROVISIONED_CONCURRENCY = "provisioned-concurrency"
 
 _after_restore: list[Callable[[], None]] = []
 _installed = False
@@ -43,3 +54,8 @@ def install(prime: Callable[[], None]) -> bool:
         register_after_restore(run_restore_hooks)
         _installed = True
     return True
+
+
+def provisioned(environ: Mapping[str, str]) -> bool:
+    """Whether Lambda is initializing this environment for provisioned concurrency: ahead of any request."""
+    return environ.get(INITIALIZATION_TYPE) == PROVISIONED_CONCURRENCY
