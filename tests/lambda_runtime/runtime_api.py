@@ -4,7 +4,7 @@
 `GET /2018-06-01/runtime/invocation/next` (the next queued event, with the request id, deadline, function ARN and
 trace id headers), `POST .../invocation/{id}/response`, `.../invocation/{id}/error` (with its
 `Lambda-Runtime-Function-Error-Type`) and `.../init/error`. Answers are collected by request id, with the time
-they arrived (the cold-start benchmark reads it).
+they arrived, as is the time of the first request for an event (the cold-start benchmark reads both).
 
 Lambda freezes an environment once its runtime asks for the next event and none is waiting, and thaws it when
 one arrives; with `freeze` set the API does the same to the process it serves (SIGSTOP, SIGCONT), so background
@@ -47,6 +47,7 @@ class RuntimeApi:
         self._answered = threading.Condition()
         self._freezing = threading.Condition()
         self._pid: int | None = None
+        self.polled_at: float | None = None  # when the runtime first asked for an event: the end of its INIT
         self.waiting = False  # asked for the next event, none has come yet
         self.frozen = False
         self.freezes = 0
@@ -104,6 +105,8 @@ class RuntimeApi:
         self.frozen = False
 
     def _next(self) -> tuple[str, Any]:
+        if self.polled_at is None:
+            self.polled_at = time.perf_counter()
         with self._freezing:
             if self._events.empty():
                 self.waiting = True
