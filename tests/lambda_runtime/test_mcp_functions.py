@@ -55,6 +55,22 @@ def test_every_server_function_of_the_app_is_run_here(synthesized):
     assert sorted(f.name for f in by_kind(synthesized, "service")) == sorted(SERVERS)
 
 
+def test_every_python_function_with_a_bundle_is_one_the_harness_runs(synthesized):
+    """Every Python function of the app whose code is an asset (a bundle) is a service's, a migration's or the
+    authorization server's, which the tests here run. The others carry their code inline in the template (the
+    Cognito pool's access-token trigger, a few lines of the standard library): no bundle, no runtime of ours."""
+    ours = {(f.stack, f.logical_id) for f in synthesized}
+    templates = {f.stack: f.template for f in synthesized}
+    bundled, inline = set(), set()
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Lambda::Function" and props.get("Runtime", "").startswith("python"):
+                (inline if "ZipFile" in props["Code"] else bundled).add((stack, logical_id))
+    assert bundled == ours
+    assert not inline & ours
+
+
 def server_function(deployment: Deployment, name: str):
     (function,) = [f for f in by_kind(deployment.functions, "service") if f.name == name]
     return function
