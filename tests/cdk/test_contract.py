@@ -112,6 +112,12 @@ def powertools(env: Mapping[str, str]) -> None:
         env.get(name)
 
 
+def opentelemetry(env: Mapping[str, str]) -> None:
+    """OpenTelemetry's exporter reads these itself (where the collector extension listens)."""
+    for name in c.OTEL_VARIABLES:
+        env.get(name)
+
+
 def required_auth(env: Mapping[str, str]) -> AuthConfig:
     config = AuthConfig.from_env(env)
     assert config is not None, f"{c.MCP_AUTH_CONFIG} is not set"
@@ -126,7 +132,8 @@ def required_tasks(env: Mapping[str, str]) -> TaskConfig:
 
 def service_readers(service: McpLambdaService) -> list[tuple[str, Callable[[Mapping[str, str]], Any], bool]]:
     """What a server's handler reads: its settings and Powertools always, sign-in when it has an access
-    policy, the database when its lifespan opens one, tasks when it has task tools."""
+    policy, the database when its lifespan opens one, tasks when it has task tools, OpenTelemetry's exporter when
+    it is traced."""
     server = service.server
     return [
         ("RuntimeSettings", RuntimeSettings.from_env, True),
@@ -134,6 +141,7 @@ def service_readers(service: McpLambdaService) -> list[tuple[str, Callable[[Mapp
         ("AuthConfig", required_auth if server.sign_in else AuthConfig.from_env, server.sign_in),
         ("DatabaseConfig", DatabaseConfig.from_env, server.database or service.database is not None),
         ("TaskConfig", required_tasks, service.tasks is not None),
+        ("OpenTelemetry", opentelemetry, service.tracing is not None),
     ]
 
 

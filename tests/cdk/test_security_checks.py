@@ -4,7 +4,8 @@
 Given: the app exactly as ``app.py`` builds it (run here with the project's cdk.json context, bundling
 skipped), plus a variants app covering what the default stacks do not use (REST API endpoint with WAF,
 IAM authorization, SnapStart, auto-scaled provisioned concurrency, an alarm topic, tasks behind a REST API, an
-authorization server in front of an OpenID Connect provider other than Cognito).
+authorization server in front of an OpenID Connect provider other than Cognito, tracing with and without a database
+VPC).
 Then:
 - cdk-nag: no unacknowledged finding; every acknowledgment (``Validations.of(...).acknowledge``, made in
   the constructs, next to what they acknowledge) carries a reason.
@@ -34,7 +35,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
-from mcp_lambda_cdk import McpAuthorizationServer, McpServerStack
+from mcp_lambda_cdk import McpAuthorizationServer, McpServerStack, McpTracing
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
@@ -81,6 +82,9 @@ def variants_app(outdir: Path) -> cdk.App:
         stack, "TasksRestApi", server=spec("reports"), tasks=TasksOptions(), alarm_topic=topic,
         endpoint=McpEndpoint.rest_api(cloud_watch_role=False),
     )
+    McpLambdaService(stack, "Traced", server=spec("weather"), tracing=McpTracing.adot(), alarm_topic=topic)
+    # Traces from a database's application tier without egress: through an X-Ray interface endpoint
+    McpServerStack(app, "VariantTracedMessaging", server=MESSAGING, tracing=McpTracing.adot())
     # An authorization server in front of Google (the client registered by hand, its secret given)
     oidc = cdk.Stack(app, "VariantAuthorizationServer")
     authorization = McpAuthorizationServer(

@@ -8,6 +8,7 @@ from mcp_lambda_cdk.migrations import McpSchemaMigrations
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, OidcIssuer
 from mcp_lambda_cdk.server_stack import McpServerStack, stack_id
 from mcp_lambda_cdk.tasks import TasksOptions
+from mcp_lambda_cdk.tracing import McpTracing
 
 __version__ = "0.2.0"
 """In step with mcp-lambda-runtime (the version every bundle installs) and mcp-lambda-proxy."""
@@ -24,6 +25,7 @@ __all__ = [
     "McpOidcAuthOptions",
     "McpSchemaMigrations",
     "McpServerStack",
+    "McpTracing",
     "OidcIssuer",
     "ScopeRule",
     "TasksOptions",

@@ -164,7 +164,8 @@ def _is_ignored(path: Path) -> bool:
 
 def runtime_requirement(extras: tuple[str, ...] = ()) -> str:
     """The runtime this machine has, pinned: the constructs deploy what they were installed with. ``extras``:
-    its optional parts to install too (``authorization``: the authorization server's Authlib)."""
+    its optional parts to install too (``authorization``: the authorization server's Authlib; ``tracing``: the
+    OpenTelemetry SDK and exporter)."""
     selected = f"[{','.join(extras)}]" if extras else ""
     return f"{RUNTIME_DISTRIBUTION}{selected}=={metadata.version(RUNTIME_DISTRIBUTION)}"
 
@@ -275,14 +276,16 @@ class PythonBundle:
 
     @classmethod
     def for_server(
-        cls, folder: Path | str, *, runtime: lambda_.Runtime, architecture: lambda_.Architecture
+        cls, folder: Path | str, *, runtime: lambda_.Runtime, architecture: lambda_.Architecture,
+        extras: tuple[str, ...] = (),
     ) -> PythonBundle:
         """The bundle of the server in ``folder`` for a function with this runtime and CPU architecture:
-        the runtime distribution plus the folder's own ``requirements.txt``."""
+        the runtime distribution (with ``extras``: ``tracing`` for a traced service) plus the folder's own
+        ``requirements.txt``."""
         _check_platform(runtime, architecture)
         folder = Path(folder).resolve()
         own = folder / "requirements.txt"
-        requirements = [runtime_requirement()]
+        requirements = [runtime_requirement(tuple(extras))]
         if own.is_file():
             requirements += [line for line in (_strip(raw) for raw in own.read_text().splitlines()) if line]
         return cls(

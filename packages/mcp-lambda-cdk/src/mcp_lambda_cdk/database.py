@@ -479,6 +479,11 @@ class McpDatabase(Construct):
         and opened to ``service`` (see ``DatabaseNetwork.task_endpoints_for``)."""
         return self.network.task_endpoints_for(self, service)
 
+    def add_xray_endpoint(self, service: ec2.IConnectable) -> ec2.InterfaceVpcEndpoint:
+        """The X-Ray endpoint a traced service needs in an application tier without egress, defined once and
+        opened to ``service`` (see ``DatabaseNetwork.xray_endpoint_for``)."""
+        return self.network.xray_endpoint_for(self, service)
+
     # -- migrations ------------------------------------------------------------------------------------
 
     def add_migrations(

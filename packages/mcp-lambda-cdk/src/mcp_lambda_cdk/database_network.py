@@ -10,7 +10,7 @@ services for their requestState key), through an interface endpoint. Two endpoin
 than one NAT gateway and keep the database tier without any path to the internet. A service that needs the
 internet (an identity provider's JWKS, say) sets ``nat_gateways``; the application tier then becomes
 private-with-egress. Services with tasks in an isolated application tier get the two endpoints tasks need
-(``DatabaseNetwork.task_endpoints_for``). No security group here sends more than it must: the endpoints'
+(``DatabaseNetwork.task_endpoints_for``), traced services the X-Ray endpoint (``xray_endpoint_for``). No security group here sends more than it must: the endpoints'
 groups send nothing at all (an endpoint only answers).
 
 The resources are defined in the database's own scope (not a construct of their own), so their logical ids
@@ -51,6 +51,24 @@ class DatabaseNetwork:
     secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None
     application_egress: bool
     task_endpoints: tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None = field(default=None)
+    xray_endpoint: ec2.InterfaceVpcEndpoint | None = field(default=None)
+
+    def xray_endpoint_for(self, scope: Construct, service: ec2.IConnectable) -> ec2.InterfaceVpcEndpoint:
+        """The X-Ray interface endpoint a traced service needs in an application tier without egress (its
+        collector extension sends the traces), defined once (in ``scope``) and opened to ``service``."""
+        if self.xray_endpoint is None:
+            self.xray_endpoint = ec2.InterfaceVpcEndpoint(
+                scope,
+                "XRayEndpoint",
+                vpc=self.vpc,
+                service=ec2.InterfaceVpcEndpointAwsService.XRAY,
+                subnets=self.application_subnets,
+                private_dns_enabled=True,
+                open=False,
+                security_groups=[_endpoint_security_group(scope, "XRayEndpointSecurityGroup", self.vpc, "X-Ray")],
+            )
+        self.xray_endpoint.connections.allow_default_port_from(service, "Traces sent by the function's collector")
+        return self.xray_endpoint
 
     def task_endpoints_for(
         self, scope: Construct, service: ec2.IConnectable

@@ -47,6 +47,7 @@ from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
 from mcp_lambda_cdk.monitoring import McpServiceMonitoring, database_widgets
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
+from mcp_lambda_cdk.tracing import McpTracing
 
 if TYPE_CHECKING:
     from mcp_lambda_cdk.database import McpDatabase
@@ -163,7 +164,7 @@ class McpLambdaService(Construct):
 
     Attributes: ``function``, ``role``, ``alias``, ``url`` (Function URL endpoint) or ``rest_api``/``api`` (REST
     API endpoint), ``endpoint_url``, ``log_group``, ``encryption_key``, ``request_state_secret``,
-    ``tasks``, ``database``, ``migrations``, ``database_user``, ``auth``, ``monitoring``, ``dashboard``,
+    ``tasks``, ``database``, ``migrations``, ``database_user``, ``auth``, ``tracing``, ``monitoring``, ``dashboard``,
     ``provisioned_scaling``.
 
     :param scope: the parent construct.
@@ -244,6 +245,14 @@ class McpLambdaService(Construct):
         to DynamoDB and Lambda (a NAT gateway, or endpoints: with ``database``, added when its application
         tier has no egress). Default: ``TasksOptions()`` for a server declared with ``tasks=True``, else
         none (task tools answer synchronously).
+    :param tracing: a trace per invocation, joined to the client's trace (``McpTracing.adot()``: OpenTelemetry
+        spans over OTLP to the ADOT collector extension, which sends them to X-Ray; see
+        ``mcp_lambda_cdk.tracing``). Sets ``MCP_TRACING`` and the collector's endpoint, adds the collector's
+        layer and the runtime's ``tracing`` extra to the bundle (a given ``code`` must hold
+        ``mcp-lambda-runtime[tracing]`` itself), turns on Lambda's active tracing (which grants the role
+        ``xray:PutTraceSegments`` and ``xray:PutTelemetryRecords``) and, in a VPC, HTTPS to X-Ray (an interface
+        endpoint in a database's application tier without egress). Default: none (no traces, and nothing of
+        the OpenTelemetry SDK imported).
     :param tools: the service's tool names, for one line per tool on the dashboard. Default: a
         ``SEARCH`` over every tool the service has reported.
     :param alarm_topic: where the alarms notify. Default: none (dashboard and console only).
@@ -284,6 +293,7 @@ class McpLambdaService(Construct):
         database: McpDatabase | None = None,
         auth: ServiceAuth | None = None,
         tasks: TasksOptions | None = None,
+        tracing: McpTracing | None = None,
         tools: Sequence[str] | None = None,
         alarm_topic: sns.ITopic | None = None,
         duration_alarm_threshold: Duration | None = None,
@@ -359,11 +369,13 @@ class McpLambdaService(Construct):
         """Where the function logs; created here so its retention and encryption are part of the stack."""
 
         if code is None:
-            code = bundled_code(self, PythonBundle.for_server(server.folder, runtime=runtime, architecture=architecture))
+            code = bundled_code(self, PythonBundle.for_server(server.folder, runtime=runtime, architecture=architecture,
+                                                              extras=("tracing",) if tracing is not None else ()))
 
         variables = {
             c.POWERTOOLS_SERVICE_NAME: service,
             c.POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
+            **(tracing.environment() if tracing is not None else {}),
             **(environment or {}),
         }
         self.metrics_namespace = variables[c.POWERTOOLS_METRICS_NAMESPACE]
@@ -414,6 +426,8 @@ class McpLambdaService(Construct):
             environment_encryption=self.encryption_key,
             log_group=self.log_group,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            tracing=lambda_.Tracing.ACTIVE if tracing is not None else None,
+            layers=[tracing.collector_layer(self, architecture)] if tracing is not None else None,
             vpc=vpc,
             vpc_subnets=vpc_subnets,
             security_groups=list(security_groups) if security_groups else None,
@@ -429,6 +443,15 @@ class McpLambdaService(Construct):
                 "AwsSolutions-L1",
                 f"{runtime.name} is deliberate: the bundle's pinned wheels and shipped bytecode target the runtime "
                 "the project tests locally; pass runtime=Runtime.PYTHON_3_14 to move",
+            )
+        self.tracing = tracing
+        """How the service's traces leave the function, or None (no traces)."""
+        if tracing is not None:
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "Lambda's active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which take no "
+                "resource-level permissions (X-Ray's service authorization reference): '*' is their only resource",
             )
         if snap_start:
             Annotations.of(self.function).acknowledge_warning(
@@ -571,6 +594,19 @@ class McpLambdaService(Construct):
             self._allow_https("the issuers' signing keys (JWKS), on the internet")
         if self.tasks is not None:
             self._allow_https("DynamoDB (task state, a gateway endpoint without a security group) and Lambda (workers)")
+        if tracing is not None:
+            self._allow_xray(database)
+
+    def _allow_xray(self, database: McpDatabase | None) -> None:
+        """Let the collector extension reach X-Ray: through the database's X-Ray endpoint in an application tier
+        without egress (traffic moves once it is open), else HTTPS anywhere (the VPC's own route)."""
+        if not self._wires_egress:
+            return
+        if database is not None and not database.application_egress:
+            endpoint = database.add_xray_endpoint(self)
+            self.alias.node.add_dependency(endpoint, *endpoint.connections.security_groups)
+        else:
+            self._allow_https("X-Ray: the ADOT collector extension sends the traces")
 
     def _allow_https(self, reason: str) -> None:
         """Let the service's own security group send HTTPS anywhere (where no narrower peer can be named)."""

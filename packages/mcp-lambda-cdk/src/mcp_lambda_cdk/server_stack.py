@@ -49,6 +49,7 @@ from mcp_lambda_cdk.database import McpDatabase, McpDatabaseOptions
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, user_pool_issuer
 from mcp_lambda_cdk.tasks import TasksOptions
+from mcp_lambda_cdk.tracing import McpTracing
 
 #: CDK context keys read for a server with sign-in when ``auth`` names no Google client.
 GOOGLE_CLIENT_ID_CONTEXT = "googleClientId"
@@ -87,6 +88,7 @@ class McpServerStack(Stack):
         ``resource``, ``tool_scopes`` and failure alarm, and ``alarm_topic``. Default: an
         ``McpAuthorizationServer`` in front of the sign-in's user pool; none without a pool.
     :param tasks: the tasks' settings (servers declared with ``tasks=True``). Default: ``TasksOptions()``.
+    :param tracing: the service's traces (``McpTracing.adot()``; see ``McpLambdaService``). Default: none.
     :param alarm_topic: where the service's alarms notify. Default: none.
     :param kwargs: ``Stack`` props (``env``, ``description``, ...).
 
@@ -106,6 +108,7 @@ class McpServerStack(Stack):
         auth: McpOidcAuthOptions | None = None,
         authorization_server: McpAuthorizationServerOptions | None = None,
         tasks: TasksOptions | None = None,
+        tracing: McpTracing | None = None,
         alarm_topic: sns.ITopic | None = None,
         **kwargs: Any,
     ) -> None:
@@ -142,6 +145,7 @@ class McpServerStack(Stack):
             database=self.database,
             auth=self.authorization_server or self.auth,
             tasks=tasks,
+            tracing=tracing,
             alarm_topic=alarm_topic,
         )
         """The server on Lambda."""

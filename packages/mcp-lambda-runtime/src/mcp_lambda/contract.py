@@ -28,6 +28,8 @@ variables; on Lambda the ADOT collector extension at localhost:4318). Unset or `
 TRACING_OTLP = "otlp"
 OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+OTEL_VARIABLES = (OTEL_EXPORTER_OTLP_ENDPOINT,)
+"""What the constructs set for OpenTelemetry's exporter, which reads them itself."""
 
 # -- environment variables: sign-in (mcp_lambda.auth.config.AuthConfig) ------------------------------------
 MCP_AUTH_CONFIG = "MCP_AUTH_CONFIG"
