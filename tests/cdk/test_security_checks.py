@@ -209,9 +209,20 @@ def checkov_failures(synthesized: list[Synthesized], tmp_path_factory: pytest.Te
     failures: dict[str, set[str]] = {}
     for report in reports if isinstance(reports, list) else [reports]:
         for failed in report.get("results", {}).get("failed_checks", []):
+            if _about_checkovs_own_file_key(failed):
+                continue
             where = f"{Path(failed['file_path']).name.removesuffix('.template.json')}/{failed['resource']}"
             failures.setdefault(failed["check_id"], set()).add(where)
     return failures
+
+
+def _about_checkovs_own_file_key(failed: dict) -> bool:
+    """A finding about the ``__file__`` key checkov adds to every parsed mapping (the template's path), not about
+    the template: checkov's secret checks test that path like an environment value, so whether CKV_AWS_45 fails
+    depends on the length of the temporary directory's name (checkov issue 7310). Findings about real keys
+    still count."""
+    keys = (failed.get("check_result") or {}).get("evaluated_keys") or []
+    return bool(keys) and all(str(key).endswith("/__file__") for key in keys)
 
 
 @pytest.mark.slow
