@@ -24,7 +24,7 @@ from mcp_lambda_cdk.bundling import PythonBundle
 from tests.lambda_runtime.environment import ACCOUNT, ExecutionEnvironment, LambdaFunction
 from tests.lambda_runtime.image import RuntimeImage
 from tests.lambda_runtime.runtime_api import InvokeApi
-from tests.lambda_runtime.stand_ins import StandIns
+from tests.lambda_runtime.stand_ins import NoStandIn, StandIns
 from tests.lambda_runtime.synthesized import SynthesizedFunction
 
 #: This machine's CPU as a Lambda architecture: the bundles' native wheels must load here.
@@ -45,7 +45,8 @@ def bundle_of(function: SynthesizedFunction) -> PythonBundle:
     runtime = RUNTIMES[function.properties["Runtime"]]
     spec = function.bundle
     if "server_folder" in spec:
-        bundle = PythonBundle.for_server(Path(spec["server_folder"]), runtime=runtime, architecture=ARCHITECTURE)
+        bundle = PythonBundle.for_server(Path(spec["server_folder"]), runtime=runtime, architecture=ARCHITECTURE,
+                                         extras=tuple(spec.get("extras", ())))
     else:
         bundle = PythonBundle.for_runtime(spec["runtime_subpackage"], extras=tuple(spec["extras"]), runtime=runtime,
                                           architecture=ARCHITECTURE)
@@ -68,6 +69,8 @@ class Deployment:
     def configure(self, function: SynthesizedFunction, database_url: str | None = None) -> LambdaFunction:
         """What Lambda knows of `function`, its bundle built and its variables rendered."""
         props, stack, template = function.properties, function.stack, function.template
+        if props.get("Layers"):
+            raise NoStandIn(f"{function.path}: its layers (an extension, say) have no local stand-in")
         variables = props.get("Environment", {}).get("Variables", {})
         log_group = props.get("LoggingConfig", {}).get("LogGroup")
         return LambdaFunction(

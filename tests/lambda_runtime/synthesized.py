@@ -33,7 +33,7 @@ class SynthesizedFunction:
     stack: str
     logical_id: str
     template: dict[str, Any]
-    bundle: dict[str, Any]  # {"server_folder": ...} or {"runtime_subpackage": ..., "extras": [...]}
+    bundle: dict[str, Any]  # {"server_folder": ..., "extras": [...]} or {"runtime_subpackage": ..., "extras": [...]}
     server: dict[str, Any] | None = None  # for services: the declaration's name, database, sign_in, tasks
 
     @property
@@ -86,7 +86,9 @@ def _describe() -> list[dict[str, Any]]:
         for construct in stack.node.find_all():
             server = None
             if isinstance(construct, McpLambdaService):
-                kind, bundle = "service", {"server_folder": str(construct.server.folder)}
+                kind = "service"
+                bundle = {"server_folder": str(construct.server.folder),
+                          "extras": ["tracing"] if construct.tracing is not None else []}
                 server = {"name": construct.server.name, "database": construct.server.database,
                           "sign_in": construct.server.sign_in, "tasks": construct.server.tasks}
             elif isinstance(construct, McpSchemaMigrations):
