@@ -3,7 +3,8 @@
 Each cold start is a fresh interpreter (`python -c`), timed from spawn to exit, median of the runs;
 the warm figure is the median of several processes' mean per-call time. Results replace the table
 between the markers in bench/README.md (and go to bench/.results/main.json for side_by_side.py).
-Then the cold start as Lambda has it, under its runtime interface client (lambda_cold.py, its own block).
+Then what tracing and provisioned concurrency change (options.py), and the cold start as Lambda has it, under its
+runtime interface client (lambda_cold.py), each its own block.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import lambda_cold
+from bench import lambda_cold, options
 from bench.scenarios import EMPTY, OURS, SDK, cold_script, warm_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +93,7 @@ def main() -> None:
         text = re.sub(r"(<!-- results:start -->\n).*?(\n<!-- results:end -->)", lambda m: m[1] + block + m[2], text,
                       flags=re.S)
         README.write_text(text)
+    print(options.run(args.runs, write=not args.no_write, command="`make bench`"))
     print(lambda_cold.run(args.runs, write=not args.no_write, command="`make bench`"))
 
 
