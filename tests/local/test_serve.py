@@ -11,8 +11,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import uuid
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,8 @@ MCP_LAMBDA = [sys.executable, "-m", "mcp_lambda.local"]
 def serving(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
     """`mcp-lambda serve ARGS` until its server list is printed; stopped (killed if it must be) in every
     outcome, so a failing test leaves no server or database behind."""
+    data_dir = cwd / ".local" / "pgdata"
+    database_was_running = postmaster_alive(data_dir)
     process = subprocess.Popen([*MCP_LAMBDA, "serve", *args, "--port", "0"], cwd=cwd, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -49,6 +52,8 @@ def serving(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[tuple[subpro
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        if not database_was_running:
+            stop_postmaster(data_dir)  # a server killed before it could stop its embedded database leaves it
 
 
 def without_database_url() -> dict[str, str]:
@@ -83,6 +88,18 @@ def postmaster_alive(data_dir: Path) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def stop_postmaster(data_dir: Path) -> None:
+    """Stop the embedded PostgreSQL in `data_dir` if it still runs (fast shutdown: SIGINT)."""
+    if postmaster_alive(data_dir):
+        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+        for _ in range(100):
+            if not postmaster_alive(data_dir):
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_sigterm_stops_the_server_and_its_embedded_database(tmp_path):
