@@ -50,7 +50,10 @@ templates: setup
 
 ## What each stack costs, from its template: printed, and written into docs/deploy.md.
 cost: templates
-	$(PY) -m tools.cost $(TEMPLATES) --write docs/deploy.md
+	rm -rf $(TEMPLATES)-development
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet -c mcp:skipBundling=true -c development=true \
+		-o $(TEMPLATES)-development >/dev/null
+	$(PY) -m tools.cost $(TEMPLATES) --development $(TEMPLATES)-development --write docs/deploy.md
 
 ## An architecture diagram and a dashboard picture per stack in docs/images/, from the templates. The diagram
 ## libraries live in .tools/diagrams; Graphviz's dot comes from Debian's packages when it is missing.

@@ -28,6 +28,7 @@ from tools.templates import Resource, Template, load, text
 
 PRICES = Path(__file__).with_name("prices-us-east-1.json")
 MARKERS = ("<!-- cost:start -->", "<!-- cost:end -->")
+DEVELOPMENT_MARKERS = ("<!-- cost:dev-profile -->", "<!-- cost:dev-profile end -->")
 
 #: Types with no charge of their own (or none worth a line: a log group's storage, a rotation's monthly run).
 FREE = frozenset({
@@ -385,9 +386,30 @@ def report(costs: list[StackCost], prices: Prices) -> str:
     return "\n".join(out)
 
 
-def write(path: Path, block: str) -> None:
-    """Replace what lies between the cost markers in `path` with `block`."""
-    start, end = MARKERS
+def development_report(default: list[StackCost], development: list[StackCost]) -> str:
+    """Markdown: idle per month of each stack deployed as usual and with ``-c development=true``, for the stacks
+    where the two differ."""
+    disposable = {cost.stack: cost for cost in development}
+    rows = [(cost, disposable[cost.stack]) for cost in default
+            if cost.stack in disposable and round(disposable[cost.stack].monthly, 2) != round(cost.monthly, 2)]
+    return "\n".join([
+        "**Development deployments** (`-c development=true`, or `McpServerStack(development=True)`): the database's "
+        "development profile (`McpDatabase(development=True)`: single-AZ, one day of backups, no deletion "
+        "protection, no final snapshot, its key destroyed) and a user pool destroyed with the stack, so "
+        "`cdk destroy` leaves nothing behind. The instance class and RDS Proxy stay: the proxy is how each server "
+        "signs in as its own database user with IAM. Computed by `make cost` from templates synthesized with the "
+        "flag, with the same prices and assumptions:",
+        "",
+        "| stack | idle, per month | as a development deployment | per million tool calls |",
+        "|---|---:|---:|---:|",
+        *(f"| `{usual.stack}` | {_usd(usual.monthly)} | {_usd(dev.monthly)} | {_usd(dev.per_million)} |"
+          for usual, dev in rows),
+    ])
+
+
+def write(path: Path, block: str, markers: tuple[str, str] = MARKERS) -> None:
+    """Replace what lies between `markers` in `path` with `block`."""
+    start, end = markers
     document = path.read_text()
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(document):
@@ -401,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("templates", type=Path, help="a `cdk synth` output directory")
     parser.add_argument("--prices", type=Path, default=PRICES)
     parser.add_argument("--write", type=Path, help="a Markdown file whose cost block is replaced")
+    parser.add_argument("--development", type=Path,
+                        help="a `cdk synth -c development=true` output directory: adds the development rows")
     args = parser.parse_args(argv)
     prices = Prices.read(args.prices)
     costs = [stack_cost(template, prices) for template in load(args.templates)]
@@ -408,6 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     print(block)
     if args.write:
         write(args.write, block)
+    if args.development:
+        development = [stack_cost(template, prices) for template in load(args.development)]
+        costs += development
+        dev_block = development_report(costs[: len(costs) - len(development)], development)
+        print("\n" + dev_block)
+        if args.write:
+            write(args.write, dev_block, DEVELOPMENT_MARKERS)
     unpriced = [entry for cost in costs for entry in cost.unpriced]
     if unpriced:
         print(f"not priced: {', '.join(unpriced)}: add a rule to tools/cost.py or the type to FREE", file=sys.stderr)

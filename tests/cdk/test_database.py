@@ -302,6 +302,28 @@ def test_destroy_policy_also_lets_the_key_go(stack: cdk.Stack) -> None:
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
 
 
+def test_the_development_profile_is_single_az_and_leaves_nothing_behind(stack: cdk.Stack) -> None:
+    database(stack, development=True)
+    template = Template.from_stack(stack)
+    template.has_resource("AWS::RDS::DBInstance", {
+        "DeletionPolicy": "Delete",
+        "Properties": Match.object_like({"MultiAZ": False, "DeletionProtection": False, "BackupRetentionPeriod": 1,
+                                         "DBInstanceClass": "db.t4g.micro"}),
+    })
+    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
+    template.resource_count_is("AWS::RDS::DBProxy", 1)  # each server still signs in as its own user with IAM
+
+
+def test_explicit_props_win_over_the_development_profile(stack: cdk.Stack) -> None:
+    database(stack, development=True, multi_az=True, removal_policy=cdk.RemovalPolicy.SNAPSHOT,
+             deletion_protection=True)
+    template = Template.from_stack(stack)
+    template.has_resource("AWS::RDS::DBInstance", {
+        "DeletionPolicy": "Snapshot",
+        "Properties": Match.object_like({"MultiAZ": True, "DeletionProtection": True, "BackupRetentionPeriod": 1}),
+    })
+
+
 # -- the service's database prop ---------------------------------------------------------------------------------
 
 

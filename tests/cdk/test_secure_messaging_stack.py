@@ -208,3 +208,28 @@ def test_the_bundle_ships_the_server_and_the_messaging_package_it_imports() -> N
     files = {path.as_posix() for path in bundle.source_files()}
     assert {"secure_messaging/server.py", "messaging/store.py", "messaging/migrations/001_messages.sql"} <= files
     assert not any(path.startswith(("weather/", "conformance/", "reports/")) for path in files)
+
+
+@pytest.mark.parametrize("how", ["context", "prop"])
+def test_a_development_deployment_leaves_nothing_behind_on_destroy(make_app, how: str) -> None:
+    """`-c development=true` (or the prop): nothing in the template outlives `cdk destroy` (no retained or
+    snapshotted resource, no deletion protection), while the default deployment keeps its data."""
+    if how == "context":
+        stack = McpServerStack(make_app(development="true"), "McpSecureMessagingStack", server=SECURE_MESSAGING)
+    else:
+        stack = McpServerStack(make_app(), "McpSecureMessagingStack", server=SECURE_MESSAGING, development=True)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    kept = {name: r.get("DeletionPolicy") for name, r in resources.items()
+            if r.get("DeletionPolicy", "Delete") != "Delete" or r.get("UpdateReplacePolicy", "Delete") != "Delete"}
+    assert kept == {}
+    protected = [name for name, r in resources.items()
+                 if r.get("Properties", {}).get("DeletionProtection") in (True, "ACTIVE")]
+    assert protected == []
+    [instance] = [r for r in resources.values() if r["Type"] == "AWS::RDS::DBInstance"]
+    assert instance["Properties"]["MultiAZ"] is False
+
+
+def test_the_default_deployment_keeps_its_data(template: Template) -> None:
+    template.has_resource("AWS::RDS::DBInstance", {"DeletionPolicy": "Snapshot",
+                                                   "Properties": Match.object_like({"DeletionProtection": True})})
+    template.has_resource("AWS::Cognito::UserPool", {"DeletionPolicy": "Retain"})

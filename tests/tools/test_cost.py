@@ -160,3 +160,22 @@ def test_the_app_keeps_published_versions_only_when_asked(synthesize, templates)
 
     assert version_policies(templates) == {None}, "by default CloudFormation deletes the version the alias left"
     assert version_policies(synthesize(retainVersions="true")) == {"Retain"}
+
+
+def test_a_development_deployment_costs_less_by_the_standby_and_gets_its_own_rows(synthesize, templates, tmp_path):
+    """`make cost` with templates synthesized with `-c development=true`: the database stacks cost less by exactly
+    the standby (same instance class, same proxy), and the page's development block gets their rows."""
+    development = synthesize(development="true")
+    usual = {t.name: stack_cost(t, PRICES) for t in load(templates)}
+    cheaper = {t.name: stack_cost(t, PRICES) for t in load(development)}
+    standby = (instance("db.t4g.micro", "multi_az") - instance("db.t4g.micro", "single_az")
+               + storage(20, "multi_az") - storage(20, "single_az"))
+    assert usual["McpMessagingStack"].monthly - cheaper["McpMessagingStack"].monthly == pytest.approx(standby)
+    assert cheaper["McpWeatherStack"].monthly == pytest.approx(usual["McpWeatherStack"].monthly)
+
+    page = tmp_path / "deploy.md"
+    page.write_text("<!-- cost:start -->\n<!-- cost:end -->\n<!-- cost:dev-profile -->\nstale rows\n<!-- cost:dev-profile end -->\n")
+    assert main([str(templates), "--development", str(development), "--write", str(page)]) == 0
+    text = page.read_text()
+    assert "stale rows" not in text and "| `McpMessagingStack` |" in text.split("<!-- cost:dev-profile -->")[1]
+    assert "`McpWeatherStack`" not in text.split("<!-- cost:dev-profile -->")[1], "only stacks whose cost differs"

@@ -104,7 +104,10 @@ def define_user_pool(
     if email_in_access_token:
         # Like every service function: its own key for its logs, a role that writes only its log group.
         trigger_key = kms.Key(self, "AccessTokenEmailKey", enable_key_rotation=True,
-                  description="Encrypts the logs of the Cognito access-token trigger")
+                  description="Encrypts the logs of the Cognito access-token trigger",
+                  # Kept with a kept pool (its logs may outlive the stack), destroyed with a destroyed one.
+                  removal_policy=RemovalPolicy.DESTROY if removal_policy == RemovalPolicy.DESTROY
+                  else RemovalPolicy.RETAIN)
         allow_cloudwatch_logs(self, trigger_key)
         trigger_logs = logs.LogGroup(
         self,

@@ -86,19 +86,25 @@ class McpDatabase(Construct):
     :param engine_version: the PostgreSQL version, with a minor version.
         Default: ``PostgresEngineVersion.VER_17_9``.
     :param instance_type: the instance class. Default: ``db.t4g.micro``.
-    :param multi_az: run a synchronous standby in a second AZ. Default: True.
+    :param development: a cheaper database that is destroyed with its stack, for development and trial
+        deployments: what the props below leave unset becomes single-AZ, 1 day of backups, no deletion
+        protection and ``RemovalPolicy.DESTROY`` (no final snapshot; the key goes too). The instance class,
+        the proxy (how each server signs in as its own database user with IAM) and the network stay.
+        Explicit props win. Default: False.
+    :param multi_az: run a synchronous standby in a second AZ. Default: True (False with ``development``).
     :param allocated_storage: initial gp3 storage in GiB, at least 20 (the RDS minimum). Default: 20.
     :param max_allocated_storage: the ceiling of storage autoscaling in GiB. Default: 100.
     :param database_name: the database created on the instance. Default: ``mcp``.
     :param username: the generated master user, kept in Secrets Manager. Default: ``mcp_admin``.
-    :param backup_retention: how long automated backups are kept, 1 to 35 days. Default: 7 days.
+    :param backup_retention: how long automated backups are kept, 1 to 35 days. Default: 7 days (1 day with
+        ``development``).
     :param preferred_backup_window: daily backup window, UTC ``hh24:mi-hh24:mi``. Default: ``03:00-03:30``.
     :param preferred_maintenance_window: weekly maintenance window, UTC ``ddd:hh24:mi-ddd:hh24:mi``.
         Default: ``sun:04:00-sun:04:30``.
-    :param deletion_protection: refuse to delete the instance. Default: True.
+    :param deletion_protection: refuse to delete the instance. Default: True (False with ``development``).
     :param removal_policy: what happens to the instance when it leaves the stack. Default:
-        ``RemovalPolicy.SNAPSHOT``. The KMS key is kept unless this is ``DESTROY``, so that snapshots stay
-        restorable.
+        ``RemovalPolicy.SNAPSHOT`` (``DESTROY`` with ``development``). The KMS key is kept unless this is
+        ``DESTROY``, so that snapshots stay restorable.
     :param statement_timeout_ms: the server cancels statements running longer (``statement_timeout``);
         0 disables it. Default: 5000.
     :param idle_in_transaction_session_timeout_ms: the server ends sessions idle inside a transaction
@@ -125,7 +131,8 @@ class McpDatabase(Construct):
         secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         engine_version: rds.PostgresEngineVersion = DEFAULT_ENGINE_VERSION,
         instance_type: ec2.InstanceType | None = None,
-        multi_az: bool = True,
+        development: bool = False,
+        multi_az: bool | None = None,
         allocated_storage: int | float = 20,
         max_allocated_storage: int | float = 100,
         database_name: str = "mcp",
@@ -133,8 +140,8 @@ class McpDatabase(Construct):
         backup_retention: Duration | None = None,
         preferred_backup_window: str = "03:00-03:30",
         preferred_maintenance_window: str = "sun:04:00-sun:04:30",
-        deletion_protection: bool = True,
-        removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT,
+        deletion_protection: bool | None = None,
+        removal_policy: RemovalPolicy | None = None,
         statement_timeout_ms: int | float = 5000,
         idle_in_transaction_session_timeout_ms: int | float = 60000,
         secret_rotation: Duration | None = None,
@@ -143,7 +150,14 @@ class McpDatabase(Construct):
         write_iops_anomaly_std_devs: int | float = 3,
     ) -> None:
         super().__init__(scope, id)
-        backup_retention = backup_retention or Duration.days(7)
+        # The development profile changes defaults only; what was given explicitly stays.
+        multi_az = (not development) if multi_az is None else multi_az
+        backup_retention = backup_retention or Duration.days(1 if development else 7)
+        deletion_protection = (not development) if deletion_protection is None else deletion_protection
+        if removal_policy is None:
+            removal_policy = RemovalPolicy.DESTROY if development else RemovalPolicy.SNAPSHOT
+        self.development = development
+        """Whether this is the development profile (see the prop)."""
         secret_rotation = secret_rotation or Duration.days(30)
         validate_props(
             engine_version=engine_version,

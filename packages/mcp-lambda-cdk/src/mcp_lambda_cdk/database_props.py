@@ -36,7 +36,8 @@ class McpDatabaseOptions:
     secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None
     engine_version: rds.PostgresEngineVersion = DEFAULT_ENGINE_VERSION
     instance_type: ec2.InstanceType | None = None
-    multi_az: bool = True
+    development: bool = False
+    multi_az: bool | None = None
     allocated_storage: int | float = 20
     max_allocated_storage: int | float = 100
     database_name: str = "mcp"
@@ -44,8 +45,8 @@ class McpDatabaseOptions:
     backup_retention: Duration | None = None
     preferred_backup_window: str = "03:00-03:30"
     preferred_maintenance_window: str = "sun:04:00-sun:04:30"
-    deletion_protection: bool = True
-    removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT
+    deletion_protection: bool | None = None
+    removal_policy: RemovalPolicy | None = None
     statement_timeout_ms: int | float = 5000
     idle_in_transaction_session_timeout_ms: int | float = 60000
     secret_rotation: Duration | None = None

@@ -37,7 +37,7 @@ import dataclasses
 import re
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -54,6 +54,8 @@ from mcp_lambda_cdk.tracing import McpTracing
 #: CDK context keys read for a server with sign-in when ``auth`` names no Google client.
 GOOGLE_CLIENT_ID_CONTEXT = "googleClientId"
 ALLOWED_DOMAINS_CONTEXT = "allowedDomains"
+#: ``cdk deploy -c development=true``: a deployment that ``cdk destroy`` removes entirely (see ``development``).
+DEVELOPMENT_CONTEXT = "development"
 
 
 def stack_id(server: ServerSpec) -> str:
@@ -88,6 +90,12 @@ class McpServerStack(Stack):
         ``resource``, ``tool_scopes`` and failure alarm, and ``alarm_topic``. Default: an
         ``McpAuthorizationServer`` in front of the sign-in's user pool; none without a pool.
     :param tasks: the tasks' settings (servers declared with ``tasks=True``). Default: ``TasksOptions()``.
+    :param development: a disposable deployment, for development and trials: the database's development profile
+        (``McpDatabase(development=True)``: single-AZ, no deletion protection, no final snapshot, its key
+        destroyed) and a user pool destroyed with the stack (``user_pool_removal_policy=DESTROY``, which also
+        turns its deletion protection off), unless the given options say otherwise. ``cdk destroy`` then
+        leaves nothing behind. Default: the context value ``development`` (``-c development=true``), else
+        False.
     :param tracing: the service's traces (``McpTracing.adot()``; see ``McpLambdaService``). Default: none.
     :param alarm_topic: where the service's alarms notify. Default: none.
     :param kwargs: ``Stack`` props (``env``, ``description``, ...).
@@ -108,17 +116,24 @@ class McpServerStack(Stack):
         auth: McpOidcAuthOptions | None = None,
         authorization_server: McpAuthorizationServerOptions | None = None,
         tasks: TasksOptions | None = None,
+        development: bool | None = None,
         tracing: McpTracing | None = None,
         alarm_topic: sns.ITopic | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         self.server = server
+        if development is None:
+            development = str(self.node.try_get_context(DEVELOPMENT_CONTEXT) or "").strip().lower() in ("true", "1")
+        self.development = development
+        """Whether this deployment is disposable (see the prop)."""
 
         self.database: McpDatabase | None = None
         """The server's database (``database=True``), or None."""
         if server.database:
             options = database or McpDatabaseOptions()
+            if development and not options.development:
+                options = dataclasses.replace(options, development=True)  # explicit props still win
             if server.sign_in and options.vpc is None and options.nat_gateways == 0:
                 options = dataclasses.replace(options, nat_gateways=1)  # the issuers' keys are on the internet
             self.database = McpDatabase.from_options(self, "Database", options)
@@ -163,6 +178,8 @@ class McpServerStack(Stack):
 
     def _auth_options(self, given: McpOidcAuthOptions | None) -> McpOidcAuthOptions:
         options = given or McpOidcAuthOptions(create_user_pool=True, scopes=self.server.scopes or None)
+        if self.development and options.create_user_pool and options.user_pool_removal_policy == RemovalPolicy.RETAIN:
+            options = dataclasses.replace(options, user_pool_removal_policy=RemovalPolicy.DESTROY)
         if options.google_client_id is None:
             client_id = _context_string(self, GOOGLE_CLIENT_ID_CONTEXT)
             if client_id is not None:
