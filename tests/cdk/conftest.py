@@ -56,6 +56,29 @@ def cdk_json_context() -> dict[str, Any]:
     return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 
 
+def run_app_py(outdir: Path, context: dict[str, Any]) -> cdk.App:
+    """``app.py`` as ``cdk synth`` runs it, with the CLI's ``context`` and output directory.
+
+    The CLI hands both to the app through ``CDK_CONTEXT_JSON`` and ``CDK_OUTDIR``, which the App reads in jsii's
+    Node process; that process took its environment when this test process first imported aws_cdk, so setting
+    them now would do nothing (the app would synthesize without cdk.json's feature flags, and bundle for real).
+    They are handed to the App's constructor instead."""
+    import runpy
+
+    original = cdk.App
+
+    def app_as_the_cli_runs_it(*args: Any, **props: Any) -> cdk.App:
+        return original(*args, **{"context": context, "outdir": str(outdir), **props})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cdk, "App", app_as_the_cli_runs_it)
+        patch.chdir(REPO_ROOT)
+        app = runpy.run_path(str(REPO_ROOT / "app.py"), run_name="app")["app"]
+    lost = [key for key, value in context.items() if app.node.try_get_context(key) != value]
+    assert not lost, f"context that did not reach app.py: {lost}"
+    return app
+
+
 @pytest.fixture(scope="session")
 def make_app(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., cdk.App]:
     """Build an App like ``cdk synth`` does, with bundling skipped unless the test says otherwise."""

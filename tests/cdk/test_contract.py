@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import runpy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from mcp_lambda_cdk.authorization_server import McpAuthorizationServer
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpLambdaService
 from mcp_lambda_cdk.migrations import McpSchemaMigrations
-from tests.cdk.conftest import REPO_ROOT, cdk_json_context
+from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py
 from tests.cdk.test_security_checks import variants_app
 
 PACKAGES = REPO_ROOT / "packages"
@@ -197,12 +196,7 @@ def authorization_readers(template: dict[str, Any]) -> list[tuple[str, Callable[
 @pytest.fixture(scope="module")
 def functions(tmp_path_factory: pytest.TempPathFactory) -> list[Function]:
     context = {**cdk_json_context(), SKIP_BUNDLING_CONTEXT: True}
-    with pytest.MonkeyPatch.context() as patch:
-        # How the CDK CLI hands context and the output directory to the app.
-        patch.setenv("CDK_CONTEXT_JSON", json.dumps(context))
-        patch.setenv("CDK_OUTDIR", str(tmp_path_factory.mktemp("contract.out")))
-        patch.chdir(REPO_ROOT)
-        app: cdk.App = runpy.run_path(str(REPO_ROOT / "app.py"), run_name="app")["app"]
+    app = run_app_py(tmp_path_factory.mktemp("contract.out"), context)
     found = [*our_functions(app), *our_functions(variants_app(tmp_path_factory.mktemp("variants.out")))]
     assert len(found) >= 10, [f.path for f in found]
     return found

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
 from mcp_servers import MESSAGING, WEATHER
-from tests.cdk.conftest import REPO_ROOT, cdk_json_context, spec
+from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
 CHECKOV_REQUIREMENTS = Path(__file__).with_name("requirements-checkov.txt")
@@ -103,12 +102,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> list[Synthesized]:
     """Every stack of app.py, then the variants, with their synthesized templates."""
     outdir = tmp_path_factory.mktemp("app.out")
     context = {**cdk_json_context(), SKIP_BUNDLING_CONTEXT: True}
-    with pytest.MonkeyPatch.context() as patch:
-        # How the CDK CLI hands context and the output directory to the app.
-        patch.setenv("CDK_CONTEXT_JSON", json.dumps(context))
-        patch.setenv("CDK_OUTDIR", str(outdir))
-        patch.chdir(REPO_ROOT)
-        app: cdk.App = runpy.run_path(str(REPO_ROOT / "app.py"), run_name="app")["app"]
+    app = run_app_py(outdir, context)
     apps = [app, variants_app(tmp_path_factory.mktemp("variants.out"))]
     result = []
     for each in apps:
