@@ -26,6 +26,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import pg8000.native
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -37,6 +38,7 @@ MAX_LIMIT = 100
 RETRY_WINDOW = timedelta(minutes=15)
 """How long a client's resent request (same caller, JSON-RPC id and text, no key) counts as the same post."""
 DERIVED_PREFIX = "request:"
+INSUFFICIENT_PRIVILEGE = "42501"
 
 # Tool argument types, shared by both messaging servers so their schemas cannot drift apart.
 MessageText = Annotated[str, Field(description=f"The message, 1 to {MAX_TEXT} characters.")]
@@ -91,8 +93,19 @@ def post_key(given: str | None, caller: str | None, request_id: object, text: st
     return f"{DERIVED_PREFIX}{digest}"
 
 
-_INSERT = ("INSERT INTO messages (content, author, idempotency_key, write_id) VALUES (:text, :author, :key, :write) "
-           "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, content, author, created_at, write_id")
+# The new row's number and time are drawn first and the row is reported from them, not read back: a post needs only
+# INSERT on the table (and USAGE on its sequence), so posting can run as a database user that cannot read messages
+# (a tool placed on a function of its own: mcp_servers.py). `ON CONFLICT DO NOTHING` without a target for the same
+# reason (naming the key column needs SELECT on it); the number drawn is new, so only the key can conflict.
+_INSERT = """
+WITH new AS (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id, now() AS created_at),
+     inserted AS (
+         INSERT INTO messages (id, content, author, idempotency_key, write_id, created_at)
+         SELECT new.id, CAST(:text AS text), CAST(:author AS text), CAST(:key AS text), CAST(:write AS uuid),
+                new.created_at FROM new
+         ON CONFLICT DO NOTHING RETURNING 1)
+SELECT new.id, CAST(:text AS text), CAST(:author AS text), new.created_at, CAST(:write AS uuid)
+FROM new WHERE EXISTS (SELECT FROM inserted)"""
 _BY_KEY = ("SELECT id, content, author, created_at, write_id, created_at < now() - make_interval(secs => :window) "
            "FROM messages WHERE idempotency_key = :key")
 
@@ -106,7 +119,7 @@ def insert_message(db: Database, text: str, author: str | None, key: str) -> Pos
     try:
         rows = db.run(_INSERT, text=text, author=author, key=key, write=write)
         if not rows:
-            (*row, stale), = db.run(_BY_KEY, key=key, window=RETRY_WINDOW.total_seconds())
+            (*row, stale), = _earlier_post(db, key)
             if key.startswith(DERIVED_PREFIX) and stale:
                 return insert_message(db, text, author, f"{key}:{write}")
             rows = [row]
@@ -120,6 +133,17 @@ def insert_message(db: Database, text: str, author: str | None, key: str) -> Pos
     if duplicate and (content, stored_author) != (text, author):
         raise ToolError("this idempotency_key was already used for a different message")
     return PostedMessage(id=id_, text=content, author=stored_author, created_at=created_at, duplicate=duplicate)
+
+
+def _earlier_post(db: Database, key: str) -> list[list[Any]]:
+    """The post already under `key` (and whether a retry window has passed), for a user that may read posts."""
+    try:
+        return db.run(_BY_KEY, key=key, window=RETRY_WINDOW.total_seconds())
+    except pg8000.native.DatabaseError as exc:
+        if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == INSUFFICIENT_PRIVILEGE:
+            raise ToolError("this idempotency_key was posted before; nothing new was written, and this server may "
+                            "not read posts back to show the earlier one") from exc
+        raise
 
 
 def _confirm(db: Database, key: str, lost: DatabaseUnavailable) -> list[list[Any]]:

@@ -56,6 +56,13 @@ def lambda_handler(
     With `access`, callers sign in with OIDC bearer tokens (providers from MCP_AUTH_CONFIG) and each tool
     is public or protected as `access` says; see mcp_lambda.auth.
     """
+    import os
+
+    from mcp_lambda import contract as c
     from mcp_lambda.runtime import McpLambdaRuntime
 
+    if c.MCP_TOOL_FUNCTIONS in os.environ or c.MCP_TOOL_FUNCTION_TOOLS in os.environ:
+        from mcp_lambda.placement import install_from  # tools placed on functions of their own
+
+        install_from(server, os.environ)
     return McpLambdaRuntime(server, settings, access)

@@ -56,6 +56,14 @@ MCP_TASKS_POLL_INTERVAL_MS = "MCP_TASKS_POLL_INTERVAL_MS"
 MCP_TASKS_HEARTBEAT_SECONDS = "MCP_TASKS_HEARTBEAT_SECONDS"
 MCP_TASKS_START_TIMEOUT_SECONDS = "MCP_TASKS_START_TIMEOUT_SECONDS"
 
+# -- environment variables: tools placed on functions of their own (mcp_lambda.placement; ServerSpec.placements) --
+MCP_TOOL_FUNCTIONS = "MCP_TOOL_FUNCTIONS"
+"""On the front function: JSON ``{"<tool>": "<function name or ARN, with its alias>"}``, the functions that run
+its placed tools; each `tools/call` of such a tool is forwarded there by a synchronous Invoke."""
+MCP_TOOL_FUNCTION_TOOLS = "MCP_TOOL_FUNCTION_TOOLS"
+"""On a tool function: the tools it runs, comma-separated. It serves tool-call events for those only, and
+refuses every other event (HTTP requests included)."""
+
 # -- environment variables: the authorization server (mcp_lambda.authorization.config.AuthorizationConfig) -----
 MCP_AS_CONFIG = "MCP_AS_CONFIG"
 """JSON: issuer, the resources (MCP servers) it issues tokens for, the upstream identity provider, scope rules."""
@@ -113,6 +121,11 @@ DATABASE_USER_SECRET_PROPERTY = "SecretArn"
 # -- the authorization server's table ------------------------------------------------------------------------
 AS_TABLE_PARTITION_KEY = "pk"
 AS_TABLE_TTL_ATTRIBUTE = "expires_at"
+
+# -- a placed tool's call: the synchronous event the front function sends its tool function --------------
+TOOL_CALL_EVENT_KEY = "mcp_tool_call"
+TOOL_FUNCTION_ALIAS = "live"
+"""The alias of a tool function the front invokes (and may invoke: its role names exactly these)."""
 
 # -- tasks: the asynchronous event that runs one, and the table that keeps them -----------------------------
 TASK_EVENT_KEY = "mcp_task"

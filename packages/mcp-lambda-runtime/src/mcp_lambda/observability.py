@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from typing import Any
 
@@ -50,7 +51,9 @@ class ToolMetricsMiddleware:
         self._service = os.environ.get(c.POWERTOOLS_SERVICE_NAME) or server.name
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "tools/call":
+        # A call a tool function serves for its front (mcp_lambda.placement) is counted by the front, once.
+        placement = sys.modules.get("mcp_lambda.placement")
+        if ctx.method != "tools/call" or (placement is not None and placement.tool_function_call.get()):
             return await call_next(ctx)
         started = time.perf_counter()
         result: HandlerResult | None = None  # stays None when the call raises: a failed call

@@ -33,6 +33,10 @@ TABLE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 DATABASE_USER_PREFIX = "mcp_"
 #: PostgreSQL's longest identifier, in bytes.
 MAX_IDENTIFIER = 63
+#: What a tool's name may be to be placed: a Python identifier (the SDK's tools are functions).
+TOOL_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Lambda's bounds on a function's memory (MB) and timeout (seconds).
+MEMORY_RANGE, TIMEOUT_RANGE = (128, 10240), (1, 900)
 
 
 class SpecError(ValueError):
@@ -65,6 +69,65 @@ class TableGrant:
 
 
 @dataclass(frozen=True)
+class ToolPlacement:
+    """A tool, or a group of tools, on a Lambda function of its own behind the server's one endpoint.
+
+    The server's own function (the front) still serves the protocol (initialize, discovery, ``tools/list``,
+    sign-in, argument validation) from the server's definition; each ``tools/call`` of a placed tool is
+    forwarded to the tool's function by a synchronous invoke and runs there, the same SDK tool code in an
+    execution environment of its own, with its own role, database user, memory and timeout
+    (``mcp_lambda.placement``).
+
+    :param tools: the tool's name, or the names of the tools sharing the function.
+    :param name: the placement's name: part of its function's name and of its database user's. Lower-case
+        letters, digits and ``-``. Default: the first tool's name with ``_`` as ``-``.
+    :param grants: what the placed tools do to which tables, as ``ServerSpec.grants``; the function then
+        connects as a database user of its own (``ServerSpec.placement_user``), which may do exactly that.
+        Needs ``database=True`` on the server. Default: None, the server's own user (and grants).
+    :param memory_size: the function's memory, MB. Default: the server's function's.
+    :param timeout: the function's timeout, seconds. Default: the server's function's.
+    :param provisioned_concurrency: environments kept initialized on its ``live`` alias. Default: 0 (none).
+    :param snap_start: publish its versions with SnapStart (not with provisioned concurrency).
+        Default: False.
+    """
+
+    tools: str | Sequence[str]
+    name: str | None = None
+    grants: Mapping[str, Sequence[str]] | Sequence[TableGrant] | None = None
+    memory_size: int | None = None
+    timeout: int | None = None
+    provisioned_concurrency: int = 0
+    snap_start: bool = False
+
+    def __post_init__(self) -> None:
+        tools = (self.tools,) if isinstance(self.tools, str) else tuple(self.tools)
+        if not tools or not all(isinstance(t, str) and TOOL_PATTERN.match(t) for t in tools):
+            raise SpecError(f"a placement names one tool or several, by their names; got {self.tools!r}")
+        if len(set(tools)) != len(tools):
+            raise SpecError(f"a placement names a tool twice: {list(tools)!r}")
+        object.__setattr__(self, "tools", tools)
+        name = self.name if self.name is not None else tools[0].replace("_", "-").lower()
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise SpecError(f"a placement's name must be lower-case letters, digits and '-', got {name!r}")
+        object.__setattr__(self, "name", name)
+        if self.grants is not None:
+            object.__setattr__(self, "grants", _table_grants(name, self.grants))
+        for value, (low, high), what in ((self.memory_size, MEMORY_RANGE, "memory_size (MB)"),
+                                         (self.timeout, TIMEOUT_RANGE, "timeout (seconds)")):
+            if value is not None and not low <= value <= high:
+                raise SpecError(f"placement {name}: {what} is between {low} and {high}, got {value!r}")
+        if self.provisioned_concurrency < 0:
+            raise SpecError(f"placement {name}: provisioned_concurrency cannot be negative")
+        if self.snap_start and self.provisioned_concurrency:
+            raise SpecError(f"placement {name}: SnapStart and provisioned concurrency do not go together")
+
+    @property
+    def table_grants(self) -> tuple[TableGrant, ...]:
+        """The placement's own grants (none when it uses the server's)."""
+        return tuple(self.grants or ())  # type: ignore[arg-type]  # normalised in __post_init__
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     """One MCP server: its name, its folder and what it needs.
 
@@ -93,6 +156,8 @@ class ServerSpec:
         ``ALTER`` one, and it reads no table it is not granted. ``{}``: a user that may do nothing.
         Default: None, no user of its own: the server connects as the database's owner (the migrations'
         user), which may do anything to every table.
+    :param placements: tools on functions of their own, behind this server's one endpoint (``ToolPlacement``);
+        a tool is placed at most once. Default: none, every tool runs in the server's function.
     """
 
     name: str
@@ -105,6 +170,7 @@ class ServerSpec:
     public: bool = False
     deploy: bool = True
     grants: Mapping[str, Sequence[str]] | Sequence[TableGrant] | None = None
+    placements: Sequence[ToolPlacement] = field(default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
@@ -125,6 +191,24 @@ class ServerSpec:
             if len(self.database_user or "") > MAX_IDENTIFIER:
                 raise SpecError(f"{self.name}: the name is too long for a database user (mcp_<name>, at most "
                                 f"{MAX_IDENTIFIER} characters)")
+        self._check_placements()
+
+    def _check_placements(self) -> None:
+        placements = tuple(self.placements)
+        if not all(isinstance(p, ToolPlacement) for p in placements):
+            raise SpecError(f"{self.name}: placements are ToolPlacement values")
+        object.__setattr__(self, "placements", placements)
+        names = [p.name for p in placements]
+        tools = [tool for p in placements for tool in p.tools]
+        for what, values in (("placements share a name", names), ("a tool is placed twice", tools)):
+            if len(set(values)) != len(values):
+                raise SpecError(f"{self.name}: {what}: {sorted({v for v in values if values.count(v) > 1})}")
+        for placement in placements:
+            if placement.grants is not None and not self.database:
+                raise SpecError(f"{self.name}: placement {placement.name} has grants, which need database=True")
+            if len(self.placement_user(placement) or "") > MAX_IDENTIFIER:
+                raise SpecError(f"{self.name}: placement {placement.name}'s database user would be longer than "
+                                f"{MAX_IDENTIFIER} characters: choose a shorter name")
 
     @property
     def signed_requests(self) -> bool:
@@ -141,6 +225,17 @@ class ServerSpec:
     def table_grants(self) -> tuple[TableGrant, ...]:
         """The declared grants, one ``TableGrant`` per table in table order (none when not declared)."""
         return tuple(self.grants or ())  # type: ignore[arg-type]  # normalised in __post_init__
+
+    def placement_user(self, placement: ToolPlacement) -> str | None:
+        """The database user `placement`'s function connects as: its own, ``mcp_<name>_<placement>``, when it
+        declares ``grants``; else the server's (``database_user``, None for the database's owner)."""
+        if placement.grants is None:
+            return self.database_user
+        return f"{DATABASE_USER_PREFIX}{self.name}_{placement.name}".replace("-", "_")
+
+    def placement_for(self, tool: str) -> ToolPlacement | None:
+        """The placement running `tool`, or None when it runs in the server's function."""
+        return next((p for p in self.placements if tool in p.tools), None)
 
     @property
     def package(self) -> str:

@@ -6,7 +6,9 @@ handler, signing people in at the development issuer at `/dev-oidc`) and the dev
 `mcp-lambda token`), each with its own `resource` (its local URL), as each Lambda function has its own
 environment; servers with a database get
 `DATABASE_URL` (or the embedded PostgreSQL) with every declared migration applied, signing in as the server's
-own database user when it declares `grants`. Given a SigV4 verifier,
+own database user when it declares `grants`. A server's placed tools (`ServerSpec.placements`) run in local
+functions of their own (with their own database users), which its function invokes as it would on AWS
+(`mcp_lambda.placement`); they have no route. Given a SigV4 verifier,
 servers deployed behind `AWS_IAM` Function URLs take only signed requests, as on AWS.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_lambda import contract as c
+from mcp_lambda import placement as placements
 from mcp_lambda.local.authorization import LocalAuthorization
 from mcp_lambda.local.database import prepare_local_database, prepare_user
 from mcp_lambda.local.events import function_url_event, response_parts
@@ -31,7 +34,7 @@ from mcp_lambda.local.oidc_http import IssuerRequest
 from mcp_lambda.local.oidc_issuer import DEV_AUDIENCE, DevIssuer
 from mcp_lambda.local.project import LOCAL_ENVIRONMENT, check_against_handler, import_handler
 from mcp_lambda.local.sigv4 import Refusal, SigV4Verifier, forbidden
-from mcp_lambda.spec import ServerSpec
+from mcp_lambda.spec import ServerSpec, ToolPlacement
 
 log = logging.getLogger("mcp_lambda.local")
 ISSUER_PATH = "dev-oidc"
@@ -76,6 +79,8 @@ class LocalServer:
         self._providers = list(providers) if providers is not None else None
         self.sigv4 = sigv4
         self.functions: dict[str, LocalFunction] = {}
+        self.tool_functions: dict[str, LocalFunction] = {}
+        """The placed tools' functions, by function name (``<server>-<placement>``): invoked, never routed to."""
         self.database_urls: dict[str, str] = {}
         """What each server with its own database user connects to (``DATABASE_URL`` signing in as that user)."""
         self.httpd = ThreadingHTTPServer((host, port), _make_request_handler(self))  # a busy port fails first
@@ -92,7 +97,10 @@ class LocalServer:
             self.issuer = DevIssuer(f"{self.base_url}/{ISSUER_PATH}", key_dir,
                                     client=self.authorization.upstream_client if self.authorization else None)
             for server in servers:
-                check_against_handler(server, import_handler(server))
+                handler = import_handler(server)
+                check_against_handler(server, handler)
+                if server.placements:
+                    placements.install(handler.server, [tool for p in server.placements for tool in p.tools])
             migrations = [d for server in servers if server.database for d in server.migration_dirs]
             if any(server.database for server in servers):
                 # Exported before the handlers are first called: they read it then.
@@ -101,18 +109,38 @@ class LocalServer:
                     if server.database_user is not None:
                         self.database_urls[server.name] = prepare_user(owner_url, server.database_user,
                                                                        server.table_grants)
+                    for placement in server.placements:
+                        user = server.placement_user(placement)
+                        if placement.grants is not None and user is not None:
+                            self.database_urls[tool_function_name(server, placement)] = prepare_user(
+                                owner_url, user, placement.table_grants)
             for server in servers:
+                for placement in server.placements:
+                    name = tool_function_name(server, placement)
+                    function = LocalFunction(name, f"{server.package}.server:handler",
+                                             environment=self._tool_environment(server, placement))
+                    self.tool_functions[name] = function
+                    placements.register_local(name, function.invoke)
                 self.functions[server.name] = LocalFunction(server.name, f"{server.package}.server:handler",
                                                             environment=self._environment(server))
         except BaseException:
             self.close()
             raise
 
+    def _tool_environment(self, server: ServerSpec, placement: ToolPlacement) -> dict[str, str]:
+        """A tool function's own variables: its tools, and its database user's URL (its own, else the server's)."""
+        name = tool_function_name(server, placement)
+        url = self.database_urls.get(name) or self.database_urls.get(server.name)
+        return {c.MCP_TOOL_FUNCTION_TOOLS: ",".join(placement.tools), **({c.DATABASE_URL: url} if url else {})}
+
     def _environment(self, server: ServerSpec) -> dict[str, str]:
         """The server's own variables: its database user's URL when it has one; sign-in trusts `providers` (by
         default the local authorization server and the development issuer), for this server's URL, unless
         MCP_AUTH_CONFIG is set for all of them."""
         own = {c.DATABASE_URL: self.database_urls[server.name]} if server.name in self.database_urls else {}
+        if server.placements:
+            own[c.MCP_TOOL_FUNCTIONS] = json.dumps({tool: tool_function_name(server, p)
+                                                    for p in server.placements for tool in p.tools})
         if not server.sign_in or (self._providers is None and c.MCP_AUTH_CONFIG in self._environment_before):
             return own
         assert self.authorization is not None  # made when any server signs callers in
@@ -146,9 +174,17 @@ class LocalServer:
         self.httpd.server_close()
         for function in self.functions.values():
             function.close()
+        for name, function in self.tool_functions.items():
+            placements.unregister_local(name)
+            function.close()
         for key in set(os.environ) - set(self._environment_before):
             del os.environ[key]
         os.environ.update(self._environment_before)
+
+
+def tool_function_name(server: ServerSpec, placement: ToolPlacement) -> str:
+    """A placed tool's local function: ``<server>-<placement>``."""
+    return f"{server.name}-{placement.name}"
 
 
 def _make_request_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:

@@ -90,6 +90,12 @@ replaying: ContextVar[Replay | None] = ContextVar("mcp_lambda_task_replay", defa
 _deferring: ContextVar[bool] = ContextVar("mcp_lambda_task_defer", default=False)
 
 
+def deferring() -> bool:
+    """Whether the interceptor is making a task of the current call: a task tool's body is not to run now (a
+    placed tool's wrapper, mcp_lambda.placement, then forwards nothing either)."""
+    return _deferring.get()
+
+
 class _Deferred(MCPError):
     """Raised by a task tool's wrapper instead of running its body: the interceptor makes a task of it.
     An `MCPError`, because the SDK lets those through a tool run unchanged."""
