@@ -2,8 +2,8 @@
 
 A Lambda response is buffered: nothing reaches the client before the invocation returns. So the runtime
 need not commit to a form before the tool runs, as a streaming server must. A request is served in the
-SDK's streaming mode only when its reply could carry notifications (`may_stream`), and once the call is
-done `settle` gives the reply its form:
+SDK's streaming mode (the runtime sets it for that request) only when its reply could carry notifications
+(`may_stream`), and once the call is done `settle` gives the reply its form:
 - no notification was sent (or the client does not accept `text/event-stream`): the plain JSON of the
   SDK's JSON-response mode, byte for byte, with the status that mode gives it;
 - notifications were sent and the client accepts SSE: an SSE body (Streamable HTTP, "Sending Messages")
@@ -24,13 +24,11 @@ they are dropped (and logged) and the result goes as JSON, which guards.py then 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
 from mcp.server.streamable_http import check_accept_headers
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp_types import LOG_LEVEL_META_KEY
@@ -42,6 +40,7 @@ from mcp_lambda.observability import logger
 SSE_CONTENT_TYPE = "text/event-stream"
 SSE_HEADERS = [("content-type", SSE_CONTENT_TYPE), ("cache-control", "no-cache, no-transform"),
                ("x-accel-buffering", "no")]
+_HANDSHAKE_ERA = frozenset((None, *HANDSHAKE_PROTOCOL_VERSIONS))  # no MCP-Protocol-Version header: 2025-03-26
 _EVENT = b"event: message\r\ndata: "
 _END = b"\r\n\r\n"
 
@@ -50,10 +49,9 @@ def may_stream(request: HttpRequest) -> bool:
     """Whether this request's reply could carry notifications: the client accepts both JSON and SSE (the SDK's
     own Accept rule, wildcards included, so its streaming mode serves whatever its JSON mode would), and the
     request is handshake-era or a 2026-07-28 request that asked for progress or log messages."""
-    has_json, has_sse = check_accept_headers(SimpleNamespace(headers={"accept": request.header("accept") or ""}))
-    if not (has_json and has_sse):
+    if not _accepts_json_and_sse(request.header("accept") or ""):
         return False
-    if request.header("mcp-protocol-version") in (None, *HANDSHAKE_PROTOCOL_VERSIONS):
+    if request.header("mcp-protocol-version") in _HANDSHAKE_ERA:
         return True
     message = request.message()
     params = message.get("params") if isinstance(message, dict) else None
@@ -61,20 +59,11 @@ def may_stream(request: HttpRequest) -> bool:
     return isinstance(meta, dict) and (LOG_LEVEL_META_KEY in meta or progress_token_from_params(params) is not None)
 
 
-@contextmanager
-def response_mode(manager: StreamableHTTPSessionManager, streaming: bool) -> Iterator[None]:
-    """The SDK's response mode for one request: streaming (SSE) if `streaming`, else JSON.
-
-    The session manager reads its `json_response` when a request arrives (for the transport of a stateless
-    handshake-era request, and for the 2026-07-28 entry), and an execution environment serves one request at
-    a time, so the mode holds for exactly this request; it is JSON between requests, as other callers of the
-    app (the tasks extension's worker) expect.
-    """
-    manager.json_response = not streaming
-    try:
-        yield
-    finally:
-        manager.json_response = True
+@lru_cache(maxsize=64)
+def _accepts_json_and_sse(accept: str) -> bool:
+    """The SDK's Accept rule, remembered per value: a client sends the same Accept every time."""
+    has_json, has_sse = check_accept_headers(SimpleNamespace(headers={"accept": accept}))
+    return has_json and has_sse
 
 
 def render(messages: list[bytes]) -> bytes:
@@ -121,7 +110,7 @@ def _events(body: bytes) -> list[bytes]:
 def _json_status(request: HttpRequest, final: bytes) -> int:
     """The status the SDK's JSON-response mode gives this reply: 200 on the handshake revisions; on 2026-07-28
     the status its error code maps to (the revision's 404 for an unknown method, 400 for a bad request...)."""
-    if request.header("mcp-protocol-version") in (None, *HANDSHAKE_PROTOCOL_VERSIONS):
+    if request.header("mcp-protocol-version") in _HANDSHAKE_ERA:
         return 200
     message: Any = json.loads(final)
     error = message.get("error") if isinstance(message, dict) else None

@@ -48,7 +48,7 @@ from mcp_lambda.events import (
 from mcp_lambda.guards import mend_after_dispatch, refuse_before_dispatch
 from mcp_lambda.invocation import Invocation, current_invocation, handlers
 from mcp_lambda.observability import configure_sdk_logging, flush_metrics, logger
-from mcp_lambda.replies import may_stream, response_mode, settle
+from mcp_lambda.replies import may_stream, settle
 from mcp_lambda.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class McpLambdaRuntime:
         with _STARTING:
             self._app = self.server.streamable_http_app(
                 streamable_http_path=self.settings.mcp_path,
-                json_response=True,  # per request: replies.response_mode
+                json_response=True,  # per request: _dispatch
                 stateless_http=True,
                 max_request_body_size=self.settings.max_request_bytes,
                 # Host and Origin are checked in guards.py, where the endpoint's domain is known.
@@ -329,8 +329,15 @@ class McpLambdaRuntime:
         direct = self.settings.direct_dispatch and dispatch.path == self.settings.mcp_path
         app = self._direct_app if direct else self._app
         request = dispatch.request
-        with response_mode(self._session_manager, may_stream(request) if streaming is None else streaming):
+        # The SDK's response mode for this request alone: the session manager reads `json_response` when a request
+        # arrives, and an environment serves one at a time. JSON between requests, as the app's other caller (the
+        # tasks extension's worker) expects.
+        manager = self._session_manager
+        manager.json_response = not (may_stream(request) if streaming is None else streaming)
+        try:
             response = self._loop.run_until_complete(call_asgi(app, dispatch))
+        finally:
+            manager.json_response = True
         response = settle(request, response, self.settings.max_response_bytes)
         return mend_after_dispatch(request, response, self.settings)
 
