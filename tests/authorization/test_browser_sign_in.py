@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import anyio
 import pytest
 from mcp.shared.auth import AuthorizationCodeResult
 
-from tests.proxy.conftest import SERVE_LOCAL, LocalServers
+from tests.proxy.conftest import LocalServers, secure_messaging_servers
 from tests.proxy.sdk_oauth import REDIRECT_URI, MemoryStorage, direct_client, oauth_provider
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
@@ -46,17 +44,8 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def local(database_url) -> Iterator[LocalServers]:
-    env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
-    process = subprocess.Popen([sys.executable, str(SERVE_LOCAL), "secure-messaging"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**env, "DATABASE_URL": database_url})
-    ready = next((line for line in process.stdout if line.startswith("READY ")), None)
-    servers = LocalServers(process, ready.split(" ", 1)[1].strip() if ready else "")
-    try:
-        assert ready, f"serve_local.py exited with {process.wait(10)} before serving"
+    with secure_messaging_servers(database_url) as servers:
         yield servers
-    finally:
-        servers.stop()
 
 
 class ChromiumSignIn:

@@ -10,9 +10,6 @@ private-address rule is relaxed locally). The pages are filled in as a person wo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -21,7 +18,7 @@ import jwt
 import pytest
 
 from tests.authorization.https_documents import certificate, serve_documents
-from tests.proxy.conftest import SERVE_LOCAL, LocalServers
+from tests.proxy.conftest import LocalServers, secure_messaging_servers
 from tests.proxy.sdk_oauth import REDIRECT_URI, MemoryStorage, SignInPage, direct_client, oauth_provider
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
@@ -40,17 +37,8 @@ def documents(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local(database_url, documents) -> Iterator[LocalServers]:
-    env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
-    env.update(DATABASE_URL=database_url, SSL_CERT_FILE=str(documents.certificate_file))
-    process = subprocess.Popen([sys.executable, str(SERVE_LOCAL), "secure-messaging"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    ready = next((line for line in process.stdout if line.startswith("READY ")), None)
-    servers = LocalServers(process, ready.split(" ", 1)[1].strip() if ready else "")
-    try:
-        assert ready, f"serve_local.py exited with {process.wait(10)} before serving"
+    with secure_messaging_servers(database_url, SSL_CERT_FILE=str(documents.certificate_file)) as servers:
         yield servers
-    finally:
-        servers.stop()
 
 
 def sign_in_and_post(url: str, *, client_metadata_url: str | None = None) -> tuple[object, dict, SignInPage]:

@@ -11,10 +11,8 @@ and the browser lands on the suite's own callback listener. Every check of the n
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -22,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conformance import tools
-from tests.proxy.conftest import SERVE_LOCAL, LocalServers
+from tests.proxy.conftest import LocalServers, secure_messaging_servers
 from tests.proxy.form_browser import walk
 
 SUITE = "conformance-0.2.0-alpha.12"
@@ -31,17 +29,8 @@ SCENARIOS = ("authorization-server-metadata-endpoint", "authorization-code-grant
 
 @pytest.fixture(scope="module")
 def local(database_url) -> Iterator[LocalServers]:
-    env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
-    process = subprocess.Popen([sys.executable, str(SERVE_LOCAL), "secure-messaging"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**env, "DATABASE_URL": database_url})
-    ready = next((line for line in process.stdout if line.startswith("READY ")), None)
-    servers = LocalServers(process, ready.split(" ", 1)[1].strip() if ready else "")
-    try:
-        assert ready, f"serve_local.py exited with {process.wait(10)} before serving"
+    with secure_messaging_servers(database_url) as servers:
         yield servers
-    finally:
-        servers.stop()
 
 
 def _free_port() -> int:

@@ -11,8 +11,6 @@ request on the authorization server's consent page.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.proxy.conftest import SERVE_LOCAL, LocalServers
+from tests.proxy.conftest import LocalServers, secure_messaging_servers
 from tests.proxy.helpers import proxied_client, proxy_env, run_proxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
@@ -35,19 +33,8 @@ EMAIL = "carol@company.com"  # not the page's prefilled alice@company.com: the t
 def local(database_url) -> Iterator[LocalServers]:
     """secure-messaging on LocalServer with its default sign-in configuration (another test's
     MCP_AUTH_CONFIG, left in this process's environment by an in-process LocalServer, is not passed on)."""
-    env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
-    process = subprocess.Popen(
-        [sys.executable, str(SERVE_LOCAL), "secure-messaging"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**env, "DATABASE_URL": database_url},
-    )
-    ready = next((line for line in process.stdout if line.startswith("READY ")), None)
-    servers = LocalServers(process, ready.split(" ", 1)[1].strip() if ready else "")
-    try:
-        assert ready, f"serve_local.py exited with {process.wait(10)} before serving"
+    with secure_messaging_servers(database_url) as servers:
         yield servers
-    finally:
-        servers.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ in as a person would: the direct clients drive them in-process, the proxy throug
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -34,7 +33,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.shared.exceptions import MCPError
 
 from mcp_lambda.auth.visibility import ACCESS_META_KEY
-from tests.proxy.conftest import SERVE_LOCAL, LocalServers
+from tests.proxy.conftest import environ_without_sign_in_settings, secure_messaging_servers
 from tests.proxy.sdk_oauth import SignInPage, direct_client, oauth_provider
 from tests.proxy.helpers import ROOT, proxied_client, proxy_env, run_proxy
 
@@ -44,30 +43,17 @@ FORM_BROWSER = Path(__file__).resolve().parent / "form_browser.py"
 EMAIL = "dana@company.com"
 
 
-def _clean_env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MCP_AUTH_CONFIG" and not k.startswith("SERVE_LOCAL_AUTH_")}
-    return {**env, "DATABASE_URL": database_url}
-
-
 @pytest.fixture(scope="module")
 def challenging(database_url) -> Iterator[str]:
     """secure-messaging as `make serve` serves it (anonymous connects challenged)."""
-    process = subprocess.Popen([sys.executable, str(SERVE_LOCAL), "secure-messaging"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env=_clean_env(database_url))
-    ready = next((line for line in process.stdout if line.startswith("READY ")), None)
-    servers = LocalServers(process, ready.split(" ", 1)[1].strip() if ready else "")
-    try:
-        assert ready, f"serve_local.py exited with {process.wait(10)} before serving"
+    with secure_messaging_servers(database_url) as servers:
         yield servers.url("secure-messaging")
-    finally:
-        servers.stop()
 
 
 @pytest.fixture(scope="module")
 def browsing(database_url) -> Iterator[str]:
     """The same server with anonymous browsing, from its declaration module, by `mcp-lambda serve`."""
-    env = {**_clean_env(database_url), "PYTHONPATH": str(ROOT / "servers")}
+    env = {**environ_without_sign_in_settings(), "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT / "servers")}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "mcp-lambda"), "serve", "tests/proxy/browsing_servers.py", "--port", "0"],
         cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
