@@ -32,12 +32,14 @@ from mcp_lambda.authorization import store as authorization_store
 from mcp_lambda.authorization.config import AuthorizationConfig
 from mcp_lambda.database import DatabaseConfig
 from mcp_lambda.migrations import migrations_directory
+from mcp_lambda.placement import own_tools, tool_functions
 from mcp_lambda.settings import RuntimeSettings
 from mcp_lambda.tasks.config import TaskConfig
 from mcp_lambda_cdk.authorization_server import McpAuthorizationServer
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpLambdaService
 from mcp_lambda_cdk.migrations import McpSchemaMigrations
+from mcp_lambda_cdk.tool_function import McpToolFunction
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py
 from tests.cdk.test_security_checks import variants_app
 
@@ -94,6 +96,8 @@ def our_functions(app: cdk.App) -> Iterator[Function]:
         for construct in stack.node.find_all():
             if isinstance(construct, McpLambdaService):
                 function, readers = construct.function, service_readers(construct)
+            elif isinstance(construct, McpToolFunction):
+                function, readers = construct.function, tool_function_readers(construct)
             elif isinstance(construct, McpSchemaMigrations):
                 function, readers = construct.function, migration_readers()
             elif isinstance(construct, McpAuthorizationServer):
@@ -129,12 +133,40 @@ def required_tasks(env: Mapping[str, str]) -> TaskConfig:
     return config
 
 
+def required_tool_functions(service: McpLambdaService) -> Callable[[Mapping[str, str]], Any]:
+    """The front's placed tools: each of its server's, and no other, sent to a function."""
+
+    def read(env: Mapping[str, str]) -> None:
+        placed = tool_functions(env)
+        declared = {tool for placement in service.server.placements for tool in placement.tools}
+        assert set(placed) == declared and all(placed.values()), f"{c.MCP_TOOL_FUNCTIONS}: {placed}, not {declared}"
+
+    return read
+
+
+def tool_function_readers(tool: McpToolFunction) -> list[tuple[str, Callable[[Mapping[str, str]], Any], bool]]:
+    """What a tool function's handler reads: the front's handler, with its own tools (``MCP_TOOL_FUNCTION_TOOLS``)
+    and no sign-in (the front checks the caller and forwards the claims) or tasks (the front runs them)."""
+
+    def own(env: Mapping[str, str]) -> None:
+        assert own_tools(env) == frozenset(tool.placement.tools), f"{c.MCP_TOOL_FUNCTION_TOOLS}: {own_tools(env)}"
+
+    return [
+        ("RuntimeSettings", RuntimeSettings.from_env, True),
+        ("Powertools", powertools, True),
+        ("its tools", own, True),
+        ("DatabaseConfig", DatabaseConfig.from_env, tool.database is not None),
+        ("OpenTelemetry", opentelemetry, tool.tracing is not None),
+    ]
+
+
 def service_readers(service: McpLambdaService) -> list[tuple[str, Callable[[Mapping[str, str]], Any], bool]]:
     """What a server's handler reads: its settings and Powertools always, sign-in when it has an access
     policy, the database when its lifespan opens one, tasks when it has task tools, OpenTelemetry's exporter when
-    it is traced."""
+    it is traced, where its placed tools run when it has any."""
     server = service.server
     return [
+        ("tool functions", required_tool_functions(service), bool(service.tool_functions)),
         ("RuntimeSettings", RuntimeSettings.from_env, True),
         ("Powertools", powertools, True),
         ("AuthConfig", required_auth if server.sign_in else AuthConfig.from_env, server.sign_in),

@@ -5,7 +5,7 @@ Given: the app exactly as ``app.py`` builds it (run here with the project's cdk.
 skipped), plus a variants app covering what the default stacks do not use (REST API endpoint with WAF,
 IAM authorization, SnapStart, auto-scaled provisioned concurrency, an alarm topic, tasks behind a REST API, an
 authorization server in front of an OpenID Connect provider other than Cognito, tracing with and without a database
-VPC).
+VPC, tools placed on functions of their own with and without a database).
 Then:
 - cdk-nag: no unacknowledged finding; every acknowledgment (``Validations.of(...).acknowledge``, made in
   the constructs, next to what they acknowledge) carries a reason.
@@ -38,7 +38,8 @@ from mcp_lambda_cdk import McpAuthorizationServer, McpServerStack, McpTracing
 from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
-from mcp_servers import MESSAGING, WEATHER
+from mcp_lambda.spec import ToolPlacement
+from mcp_servers import MESSAGING, MESSAGING_PLACED, WEATHER
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
@@ -82,6 +83,11 @@ def variants_app(outdir: Path) -> cdk.App:
         endpoint=McpEndpoint.rest_api(cloud_watch_role=False),
     )
     McpLambdaService(stack, "Traced", server=spec("weather"), tracing=McpTracing.adot(), alarm_topic=topic)
+    # A placed tool outside any VPC, traced, restored from SnapStart
+    McpLambdaService(stack, "Placed", server=spec("weather", placements=(ToolPlacement("get_weather", snap_start=True),)),
+                     tracing=McpTracing.adot(), alarm_topic=topic)
+    # Least privilege per tool: each tool function with a database user of its own
+    McpServerStack(app, "VariantPlacedMessaging", server=MESSAGING_PLACED)
     # Traces from a database's application tier without egress: through an X-Ray interface endpoint
     McpServerStack(app, "VariantTracedMessaging", server=MESSAGING, tracing=McpTracing.adot())
     # An authorization server in front of Google (the client registered by hand, its secret given)

@@ -62,7 +62,7 @@ def without_database_url() -> dict[str, str]:
 
 def test_the_repositorys_servers_on_the_embedded_database():
     with serving("mcp_servers.py", cwd=ROOT, env=without_database_url()) as (_, urls):
-        assert {"weather", "messaging", "secure-messaging", "reports", "conformance"} <= set(urls), urls
+        assert {"weather", "messaging", "secure-messaging", "reports", "messaging-placed", "conformance"} <= set(urls), urls
 
         async def scenario():
             async with Client(urls["weather"]) as weather:
@@ -70,12 +70,19 @@ def test_the_repositorys_servers_on_the_embedded_database():
             async with Client(urls["messaging"]) as messaging:
                 posted = await messaging.call_tool("post_message", {"text": f"hello from make serve {uuid.uuid4()}"})
                 latest = await messaging.call_tool("get_messages", {"limit": 1})
-            return forecast, posted, latest
+            # The same tools placed: post_message on a function whose user may only insert, get_messages on one
+            # whose user may only select, behind the one endpoint
+            async with Client(urls["messaging-placed"]) as placed:
+                placed_post = await placed.call_tool("post_message", {"text": f"placed {uuid.uuid4()}"})
+                placed_latest = await placed.call_tool("get_messages", {"limit": 1})
+            return forecast, posted, latest, placed_post, placed_latest
 
-        forecast, posted, latest = anyio.run(scenario)
+        forecast, posted, latest, placed_post, placed_latest = anyio.run(scenario)
     assert forecast.content[0].text.startswith("Weather in Berlin:")
     assert posted.is_error is False
     assert latest.structured_content["result"][0]["id"] == posted.structured_content["id"]
+    assert placed_post.is_error is False
+    assert placed_latest.structured_content["result"][0]["id"] == placed_post.structured_content["id"]
 
 
 def postmaster_alive(data_dir: Path) -> bool:

@@ -8,6 +8,7 @@ from mcp_lambda_cdk.migrations import McpSchemaMigrations
 from mcp_lambda_cdk.oidc_auth import McpOidcAuth, McpOidcAuthOptions, OidcIssuer
 from mcp_lambda_cdk.server_stack import McpServerStack, stack_id
 from mcp_lambda_cdk.tasks import TasksOptions
+from mcp_lambda_cdk.tool_function import McpToolFunction
 from mcp_lambda_cdk.tracing import McpTracing
 
 __version__ = "0.2.0"
@@ -25,6 +26,7 @@ __all__ = [
     "McpOidcAuthOptions",
     "McpSchemaMigrations",
     "McpServerStack",
+    "McpToolFunction",
     "McpTracing",
     "OidcIssuer",
     "ScopeRule",

@@ -493,6 +493,11 @@ class McpDatabase(Construct):
         and opened to ``service`` (see ``DatabaseNetwork.task_endpoints_for``)."""
         return self.network.task_endpoints_for(self, service)
 
+    def add_lambda_endpoint(self, service: ec2.IConnectable, reason: str) -> ec2.InterfaceVpcEndpoint:
+        """The Lambda endpoint a service that invokes functions (its placed tools') needs in an application tier
+        without egress, defined once and opened to ``service`` (see ``DatabaseNetwork.lambda_endpoint_for``)."""
+        return self.network.lambda_endpoint_for(self, service, reason)
+
     def add_xray_endpoint(self, service: ec2.IConnectable) -> ec2.InterfaceVpcEndpoint:
         """The X-Ray endpoint a traced service needs in an application tier without egress, defined once and
         opened to ``service`` (see ``DatabaseNetwork.xray_endpoint_for``)."""

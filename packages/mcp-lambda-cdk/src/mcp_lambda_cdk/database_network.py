@@ -52,6 +52,7 @@ class DatabaseNetwork:
     application_egress: bool
     task_endpoints: tuple[ec2.GatewayVpcEndpoint, ec2.InterfaceVpcEndpoint] | None = field(default=None)
     xray_endpoint: ec2.InterfaceVpcEndpoint | None = field(default=None)
+    lambda_endpoint: ec2.InterfaceVpcEndpoint | None = field(default=None)
 
     def xray_endpoint_for(self, scope: Construct, service: ec2.IConnectable) -> ec2.InterfaceVpcEndpoint:
         """The X-Ray interface endpoint a traced service needs in an application tier without egress (its
@@ -85,7 +86,16 @@ class DatabaseNetwork:
                 service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
                 subnets=[self.application_subnets],
             )
-            lambda_endpoint = ec2.InterfaceVpcEndpoint(
+            self.task_endpoints = (dynamodb, self.lambda_endpoint_for(scope, service, "Task workers started by the function"))
+        else:
+            self.task_endpoints[1].connections.allow_default_port_from(service, "Task workers started by the function")
+        return self.task_endpoints
+
+    def lambda_endpoint_for(self, scope: Construct, service: ec2.IConnectable, reason: str) -> ec2.InterfaceVpcEndpoint:
+        """The Lambda interface endpoint (tasks' workers, placed tools' functions) in an application tier without
+        egress, defined once (in ``scope``) and opened to ``service`` for ``reason``."""
+        if self.lambda_endpoint is None:
+            self.lambda_endpoint = ec2.InterfaceVpcEndpoint(
                 scope,
                 "LambdaEndpoint",
                 vpc=self.vpc,
@@ -95,9 +105,8 @@ class DatabaseNetwork:
                 open=False,
                 security_groups=[_endpoint_security_group(scope, "LambdaEndpointSecurityGroup", self.vpc, "Lambda")],
             )
-            self.task_endpoints = (dynamodb, lambda_endpoint)
-        self.task_endpoints[1].connections.allow_default_port_from(service, "Task workers started by the function")
-        return self.task_endpoints
+        self.lambda_endpoint.connections.allow_default_port_from(service, reason)
+        return self.lambda_endpoint
 
 
 def define_network(

@@ -22,6 +22,7 @@ randomness after each restore, see ``mcp_lambda/snapstart.py``). Lambda does not
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,9 +45,10 @@ from mcp_lambda.spec import ServerSpec
 
 from mcp_lambda_cdk.api import DEFAULT_INTEGRATION_TIMEOUT, McpRestApi, validate_rest_api_props
 from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
-from mcp_lambda_cdk.monitoring import McpServiceMonitoring, database_widgets
+from mcp_lambda_cdk.monitoring import McpServiceMonitoring, database_widgets, tool_function_widgets
 from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
 from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
+from mcp_lambda_cdk.tool_function import McpToolFunction
 from mcp_lambda_cdk.tracing import McpTracing
 
 if TYPE_CHECKING:
@@ -164,14 +166,17 @@ class McpLambdaService(Construct):
 
     Attributes: ``function``, ``role``, ``alias``, ``url`` (Function URL endpoint) or ``rest_api``/``api`` (REST
     API endpoint), ``endpoint_url``, ``log_group``, ``encryption_key``, ``request_state_secret``,
-    ``tasks``, ``database``, ``migrations``, ``database_user``, ``auth``, ``tracing``, ``monitoring``, ``dashboard``,
-    ``provisioned_scaling``.
+    ``tasks``, ``database``, ``migrations``, ``database_user``, ``auth``, ``tracing``, ``tool_functions``,
+    ``monitoring``, ``dashboard``, ``provisioned_scaling``.
 
     :param scope: the parent construct.
     :param id: the construct id.
     :param server: the server (``mcp_lambda.spec.ServerSpec``): its name (the Powertools service name and the
         metrics' ``service`` dimension), its folder (the handler ``<folder>.server.handler``) and whether its
-        endpoint is public (a Function URL with auth ``NONE``).
+        endpoint is public (a Function URL with auth ``NONE``). Each of its ``placements`` gets a function of its
+        own (``McpToolFunction``: its own role, database user, memory, timeout; no endpoint), which this
+        function may invoke (``MCP_TOOL_FUNCTIONS``, ``lambda:InvokeFunction`` on exactly their ``live`` aliases,
+        HTTPS to Lambda) and whose aliases exist before this one moves; their alarms and graphs join the dashboard.
     :param code: the function's code. Default: the server's folder (with the sibling packages it imports),
         the runtime distribution and the folder's own ``requirements.txt``, pinned by the runtime's
         constraints and bundled locally for ``architecture`` (see ``mcp_lambda_cdk.bundling``).
@@ -596,6 +601,36 @@ class McpLambdaService(Construct):
             self._allow_https("DynamoDB (task state, a gateway endpoint without a security group) and Lambda (workers)")
         if tracing is not None:
             self._allow_xray(database)
+        self.tool_functions: dict[str, McpToolFunction] = {}
+        """The functions of the server's placed tools (``ServerSpec.placements``), by placement name."""
+        for placement in server.placements:
+            self.tool_functions[placement.name] = McpToolFunction(
+                self, f"Tool-{placement.name}", server=server, placement=placement, code=code,
+                encryption_key=self.encryption_key, memory_size=memory_size, timeout=timeout, environment=variables,
+                architecture=architecture, runtime=runtime, log_retention=log_retention, vpc=vpc,
+                vpc_subnets=vpc_subnets, security_groups=security_groups, allow_all_outbound=allow_all_outbound,
+                database=database, migrations=self.migrations, request_state_secret=self.request_state_secret,
+                tracing=tracing, alarm_topic=alarm_topic,
+            )
+        if self.tool_functions:
+            self._forward_to(list(self.tool_functions.values()))
+
+    def _forward_to(self, tool_functions: list[McpToolFunction]) -> None:
+        """Send each placed tool's calls to its function: ``MCP_TOOL_FUNCTIONS``, ``lambda:InvokeFunction`` on exactly
+        those ``live`` aliases, the front's traffic moving only once they exist, their rows on the dashboard."""
+        self.function.add_environment(c.MCP_TOOL_FUNCTIONS, json.dumps(
+            {tool: each.function_arn for each in tool_functions for tool in each.placement.tools}))
+        iam.Grant.add_to_principal(grantee=self.function, actions=["lambda:InvokeFunction"],
+                                   resource_arns=[each.function_arn for each in tool_functions])
+        self.alias.node.add_dependency(*(each.alias for each in tool_functions))
+        if self._wires_egress and self.database is not None and not self.database.application_egress:
+            # No route out of the application tier: Lambda's interface endpoint, traffic moving once it is open.
+            endpoint = self.database.add_lambda_endpoint(self, "Placed tools' calls forwarded by the function")
+            self.alias.node.add_dependency(endpoint, *endpoint.connections.security_groups)
+        else:
+            self._allow_https("Lambda: the placed tools' functions")
+        for each in tool_functions:
+            self.dashboard.add_widgets(*tool_function_widgets(each, each.placement.name, each.monitoring.alarms))
 
     def _allow_xray(self, database: McpDatabase | None) -> None:
         """Let the collector extension reach X-Ray: through the database's X-Ray endpoint in an application tier

@@ -23,6 +23,10 @@ error is a configuration it cannot read, a permission it lacks or a crash) and a
 concurrency is full: people cannot sign in); the dashboard of every server it protects gets its row
 (``authorization_server_widgets``).
 
+A placed tool's function (``McpToolFunction``) gets the same two alarms (``McpToolFunctionAlarms``): the front
+turns its crashes, timeouts and throttles into tool errors, so they would show nowhere else as what they are;
+its row (``tool_function_widgets``: invocations, errors, duration, throttles) joins its server's dashboard.
+
 Missing data (no traffic) is not breaching. Per-tool graphs come from the runtime's EMF metrics
 (namespace ``McpServers``, dimensions ``service`` and ``tool``): one line per tool named in ``tools``, or
 a ``SEARCH`` expression that finds every tool the service has reported when ``tools`` is not given.
@@ -349,6 +353,15 @@ class McpServiceMonitoring(Construct):
         ]
 
 
+class MonitoredToolFunction(Protocol):
+    """What the monitoring reads of a placed tool's function: an ``McpToolFunction``."""
+
+    def metric_invocations(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_errors(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_throttles(self, **options: Any) -> cloudwatch.Metric: ...
+    def metric_duration(self, **options: Any) -> cloudwatch.Metric: ...
+
+
 class McpAuthorizationServerMonitoring(Construct):
     """The alarms of an authorization server: function errors and throttles, each at the first occurrence in
     5 minutes (see the module docstring for why one is enough). Built by every ``McpAuthorizationServer``
@@ -405,6 +418,103 @@ class McpAuthorizationServerMonitoring(Construct):
             for alarm in self.alarms:
                 alarm.add_alarm_action(action)
                 alarm.add_ok_action(action)
+
+
+class McpToolFunctionAlarms(Construct):
+    """The alarms of a placed tool's function: function errors and throttles, each at the first occurrence in
+    5 minutes. The front answers either as a tool error, so the client sees a clear message, but nothing else
+    would say that the function crashed, timed out or ran out of concurrency. Built by every ``McpToolFunction``
+    (``tool_function.monitoring``).
+
+    :param scope: the parent construct.
+    :param id: the construct id.
+    :param function: the tool function to watch.
+    :param name: what the alarm descriptions call it (``<server> <placement>``).
+    :param alarm_topic: where alarm and OK notifications go. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: MonitoredToolFunction,
+        name: str,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        five_minutes = Duration.minutes(5)
+        self.errors_alarm = function.metric_errors(period=five_minutes).create_alarm(
+            self,
+            "Errors",
+            alarm_description=(
+                f"{name} tool function: invocations crashed or timed out; the front answered them as tool errors "
+                "saying the tool may or may not have run"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any function error of the tool function's ``live`` alias in 5 minutes."""
+        self.throttles_alarm = function.metric_throttles(period=five_minutes).create_alarm(
+            self,
+            "Throttles",
+            alarm_description=(
+                f"{name} tool function: calls refused for lack of concurrency; the front answered them as tool "
+                "errors asking to retry (raise the account's concurrency, or give the placement provisioned "
+                "concurrency)"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any throttled invocation of the tool function's ``live`` alias in 5 minutes."""
+        self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
+        """Every alarm created here."""
+        if alarm_topic is not None:
+            action = cw_actions.SnsAction(alarm_topic)
+            for alarm in self.alarms:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
+
+
+def tool_function_widgets(
+    function: MonitoredToolFunction, name: str, alarms: Sequence[cloudwatch.IAlarm] = ()
+) -> list[cloudwatch.IWidget]:
+    """Graphs of a placed tool's function ``name``, for ``Dashboard.add_widgets``: one row (its server's dashboard
+    adds one per placement): invocations and errors, duration, throttles, and its alarms."""
+    minute = {"period": _ONE_MINUTE}
+    widgets: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title=f"Tool function {name}: invocations and errors",
+            left=[function.metric_invocations(label="Invocations", **minute)],
+            right=[function.metric_errors(label="Errors", **minute)],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            right_y_axis=cloudwatch.YAxisProps(min=0),
+            width=6,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"Tool function {name}: duration (ms)",
+            left=[
+                function.metric_duration(statistic="p50", label="p50", **minute),
+                function.metric_duration(statistic="p99", label="p99", **minute),
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            width=6,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"Tool function {name}: throttles",
+            left=[function.metric_throttles(label="Throttles", **minute)],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            width=6,
+        ),
+    ]
+    if alarms:
+        widgets.append(cloudwatch.AlarmStatusWidget(title=f"Tool function {name} alarms", alarms=list(alarms),
+                                                    width=6, height=6))
+    return widgets
 
 
 def authorization_server_widgets(
