@@ -3,8 +3,8 @@
 Each cold start is a fresh interpreter (`python -c`), timed from spawn to exit, median of the runs;
 the warm figure is the median of several processes' mean per-call time. Results replace the table
 between the markers in bench/README.md (and go to bench/.results/main.json for side_by_side.py).
-Then what tracing and provisioned concurrency change (options.py), and the cold start as Lambda has it, under its
-runtime interface client (lambda_cold.py), each its own block.
+Then what tracing and provisioned concurrency change (options.py), the cold start as Lambda has it, under its
+runtime interface client (lambda_cold.py), and a placed tool's hop, warm and cold (placement.py), each its own block.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import lambda_cold, options
+from bench import lambda_cold, options, placement
 from bench.scenarios import EMPTY, OURS, SDK, cold_script, warm_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +95,7 @@ def main() -> None:
         README.write_text(text)
     print(options.run(args.runs, write=not args.no_write, command="`make bench`"))
     print(lambda_cold.run(args.runs, write=not args.no_write, command="`make bench`"))
+    print(placement.run(args.runs, args.calls, write=not args.no_write, command="`make bench`"))
 
 
 if __name__ == "__main__":
