@@ -60,6 +60,30 @@ ERROR_RATE_MINUTES = 5
 _ONE_MINUTE = Duration.minutes(1)
 
 
+def any_in_five_minutes(scope: Construct, id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+    """An alarm on the first occurrence of ``metric`` (a 5-minute sum) in one period: for events that should
+    never happen (a function error where the function answers failures itself, a throttle)."""
+    return metric.create_alarm(
+        scope,
+        id,
+        alarm_description=description,
+        threshold=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
+def notify(alarms: Sequence[cloudwatch.Alarm], topic: sns.ITopic | None) -> None:
+    """Send the alarm and OK notifications of ``alarms`` to ``topic`` (nothing when None)."""
+    if topic is None:
+        return
+    action = cw_actions.SnsAction(topic)
+    for alarm in alarms:
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+
+
 class MonitoredService(Protocol):
     """What the monitoring reads: an ``McpLambdaService``."""
 
@@ -214,11 +238,7 @@ class McpServiceMonitoring(Construct):
             *(alarm for alarm in (self.failed_tasks_alarm, self.failed_workers_alarm) if alarm is not None),
         ]
         """Every alarm created here."""
-        if alarm_topic is not None:
-            action = cw_actions.SnsAction(alarm_topic)
-            for alarm in self.alarms:
-                alarm.add_alarm_action(action)
-                alarm.add_ok_action(action)
+        notify(self.alarms, alarm_topic)
 
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
@@ -385,39 +405,25 @@ class McpAuthorizationServerMonitoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         five_minutes = Duration.minutes(5)
-        self.errors_alarm = server.metric_errors(period=five_minutes).create_alarm(
+        self.errors_alarm = any_in_five_minutes(
             self,
             "Errors",
-            alarm_description=(
-                f"{name}: the function failed (it answers request failures itself, so this is a configuration it "
-                "cannot read, a permission it lacks, or a crash); people may be unable to sign in"
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            server.metric_errors(period=five_minutes),
+            f"{name}: the function failed (it answers request failures itself, so this is a configuration it "
+            "cannot read, a permission it lacks, or a crash); people may be unable to sign in",
         )
         """Any function error of the ``live`` alias in 5 minutes."""
-        self.throttles_alarm = server.metric_throttles(period=five_minutes).create_alarm(
+        self.throttles_alarm = any_in_five_minutes(
             self,
             "Throttles",
-            alarm_description=(
-                f"{name}: requests refused for lack of concurrency (its reserved concurrency is full): sign-ins "
-                "and token refreshes fail; raise reserved_concurrent_executions if the traffic is real"
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            server.metric_throttles(period=five_minutes),
+            f"{name}: requests refused for lack of concurrency (its reserved concurrency is full): sign-ins "
+            "and token refreshes fail; raise reserved_concurrent_executions if the traffic is real",
         )
         """Any throttled invocation of the ``live`` alias in 5 minutes."""
         self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
         """Every alarm created here."""
-        if alarm_topic is not None:
-            action = cw_actions.SnsAction(alarm_topic)
-            for alarm in self.alarms:
-                alarm.add_alarm_action(action)
-                alarm.add_ok_action(action)
+        notify(self.alarms, alarm_topic)
 
 
 class McpToolFunctionAlarms(Construct):
@@ -444,40 +450,26 @@ class McpToolFunctionAlarms(Construct):
     ) -> None:
         super().__init__(scope, id)
         five_minutes = Duration.minutes(5)
-        self.errors_alarm = function.metric_errors(period=five_minutes).create_alarm(
+        self.errors_alarm = any_in_five_minutes(
             self,
             "Errors",
-            alarm_description=(
-                f"{name} tool function: invocations crashed or timed out; the front answered them as tool errors "
-                "saying the tool may or may not have run"
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            function.metric_errors(period=five_minutes),
+            f"{name} tool function: invocations crashed or timed out; the front answered them as tool errors "
+            "saying the tool may or may not have run",
         )
         """Any function error of the tool function's ``live`` alias in 5 minutes."""
-        self.throttles_alarm = function.metric_throttles(period=five_minutes).create_alarm(
+        self.throttles_alarm = any_in_five_minutes(
             self,
             "Throttles",
-            alarm_description=(
-                f"{name} tool function: calls refused for lack of concurrency; the front answered them as tool "
-                "errors asking to retry (raise the account's concurrency, or give the placement provisioned "
-                "concurrency)"
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            function.metric_throttles(period=five_minutes),
+            f"{name} tool function: calls refused for lack of concurrency; the front answered them as tool "
+            "errors asking to retry (raise the account's concurrency, or give the placement provisioned "
+            "concurrency)",
         )
         """Any throttled invocation of the tool function's ``live`` alias in 5 minutes."""
         self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
         """Every alarm created here."""
-        if alarm_topic is not None:
-            action = cw_actions.SnsAction(alarm_topic)
-            for alarm in self.alarms:
-                alarm.add_alarm_action(action)
-                alarm.add_ok_action(action)
+        notify(self.alarms, alarm_topic)
 
 
 def tool_function_widgets(
