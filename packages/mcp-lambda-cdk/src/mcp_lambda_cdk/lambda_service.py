@@ -46,7 +46,7 @@ from mcp_lambda.spec import ServerSpec
 from mcp_lambda_cdk.api import DEFAULT_INTEGRATION_TIMEOUT, McpRestApi, validate_rest_api_props
 from mcp_lambda_cdk.bundling import PythonBundle, bundled_code
 from mcp_lambda_cdk.monitoring import McpServiceMonitoring, database_widgets, tool_function_widgets
-from mcp_lambda_cdk.policy import acknowledge, allow_cloudwatch_logs
+from mcp_lambda_cdk.policy import acknowledge, acknowledge_active_tracing, allow_cloudwatch_logs, allow_vpc_networking
 from mcp_lambda_cdk.tasks import McpTasks, TasksOptions, worker_function_name
 from mcp_lambda_cdk.tool_function import McpToolFunction
 from mcp_lambda_cdk.tracing import McpTracing
@@ -401,17 +401,7 @@ class McpLambdaService(Construct):
         # Instead of AWSLambdaBasicExecutionRole (any log group of the account): this log group only.
         self.log_group.grant_write(self.role)
         if vpc is not None:
-            # The elastic network interfaces Lambda manages in the VPC need ec2:*NetworkInterface* on "*"
-            # (the interfaces do not exist before); AWS maintains that exact set in this managed policy.
-            self.role.add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-            )
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-                "Lambda's VPC networking needs ec2 network-interface actions on '*' (the interfaces are created "
-                "by Lambda); the AWS managed policy is that minimal set, kept current by AWS",
-            )
+            allow_vpc_networking(self.role)
 
         function_name = worker_function_name(self) if tasks is not None else None
         self.function = lambda_.Function(
@@ -452,12 +442,7 @@ class McpLambdaService(Construct):
         self.tracing = tracing
         """How the service's traces leave the function, or None (no traces)."""
         if tracing is not None:
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM5[Resource::*]",
-                "Lambda's active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which take no "
-                "resource-level permissions (X-Ray's service authorization reference): '*' is their only resource",
-            )
+            acknowledge_active_tracing(self.role)
         if snap_start:
             Annotations.of(self.function).acknowledge_warning(
                 "@aws-cdk/aws-lambda:snapStartRequirePublish",

@@ -38,7 +38,7 @@ from mcp_lambda import contract as c
 from mcp_lambda.spec import ServerSpec, ToolPlacement
 
 from mcp_lambda_cdk.monitoring import McpToolFunctionAlarms
-from mcp_lambda_cdk.policy import acknowledge
+from mcp_lambda_cdk.policy import acknowledge, acknowledge_active_tracing, allow_vpc_networking
 from mcp_lambda_cdk.tracing import McpTracing
 
 if TYPE_CHECKING:
@@ -128,21 +128,9 @@ class McpToolFunction(Construct):
         """Its execution role: its log group, and what its tools are wired to; nothing of the front's."""
         self.log_group.grant_write(self.role)
         if vpc is not None:
-            self.role.add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-                "Lambda's VPC networking needs ec2 network-interface actions on '*' (the interfaces are created "
-                "by Lambda); the AWS managed policy is that minimal set, kept current by AWS",
-            )
+            allow_vpc_networking(self.role)
         if tracing is not None:
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM5[Resource::*]",
-                "Lambda's active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which take no "
-                "resource-level permissions (X-Ray's service authorization reference): '*' is their only resource",
-            )
+            acknowledge_active_tracing(self.role)
 
         self.function = lambda_.Function(
             self,
