@@ -16,7 +16,9 @@ import anyio
 import pytest
 from mcp import Client
 
+from mcp_lambda.events import HttpRequest, HttpResponse
 from mcp_lambda.local.http_server import LocalServer
+from mcp_lambda.replies import settle
 from mcp_lambda.settings import RuntimeSettings
 from mcp_servers import CONFORMANCE
 from tests.runtime.lambda_events import EVENT_SHAPES, FakeContext, response_headers, response_json, v2_event
@@ -211,3 +213,28 @@ def test_the_sdk_client_gets_progress_and_log_messages_over_http(conformance_ser
         ("progress", 0), ("progress", 50), ("progress", 100),
         ("result", "Tool with progress executed successfully"),
     ]
+
+
+def sse_reply(*parts: str) -> HttpResponse:
+    return HttpResponse(200, [("content-type", "text/event-stream")], "".join(parts).encode())
+
+
+@pytest.mark.parametrize("version, status", [("2025-11-25", 200), (MODERN, 404)])
+def test_a_reply_of_keep_alive_pings_and_the_response_becomes_json(version, status):
+    """A streaming transport commits to SSE after 15 silent seconds and sends pings; a call that then sends no
+    notification is still answered with the JSON (and status) of JSON-response mode."""
+    error = '{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"Method not found"}}'
+    request = HttpRequest("POST", "/mcp", "", [("mcp-protocol-version", version)], b"{}", "", "", "", "2.0")
+    settled = settle(request, sse_reply(": ping - 2026-12-06 23:40:00\r\n\r\n", ": ping\r\n\r\n",
+                                        f"event: message\r\ndata: {error}\r\n\r\n"), LIMIT)
+    assert (settled.status, settled.header("content-type"), settled.body) == (status, "application/json", error.encode())
+
+
+def test_pings_between_notifications_are_left_out():
+    note = '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}'
+    result = '{"jsonrpc":"2.0","id":7,"result":{}}'
+    request = HttpRequest("POST", "/mcp", "", [], b"{}", "", "", "", "2.0")
+    settled = settle(request, sse_reply(f"event: message\r\ndata: {note}\r\n\r\n", ": ping\r\n\r\n",
+                                        f"event: message\r\ndata: {result}\r\n\r\n"), LIMIT)
+    assert settled.header("content-type") == "text/event-stream"
+    assert settled.body.decode() == f"event: message\r\ndata: {note}\r\n\r\nevent: message\r\ndata: {result}\r\n\r\n"
