@@ -11,10 +11,10 @@ expects (tests/conformance runs both suite versions against it). Two families:
 - The Tasks extension (`io.modelcontextprotocol/tasks`, the suite's `tasks-*` scenarios): `greet`,
   `slow_compute`, `failing_job`, `protocol_error_job`, `confirm_delete`, `multi_input`, `test_tool_with_task`.
 
-Some scenarios need a server-to-client channel this stateless JSON server cannot have (requests sent to
+Some scenarios need a server-to-client channel a stateless server on Lambda cannot have (requests sent to
 the client mid-call, notifications outside a response, a GET stream, subscriptions); their fixtures are
-still complete, so they work unchanged on a transport that has one. tests/conformance/expected-failures.yaml
-lists what fails here and why.
+still complete, so they work unchanged on a transport that has one. Notifications sent during a call do
+arrive, in the call's SSE reply. tests/conformance/expected-failures.json lists what fails here and why.
 """
 
 from __future__ import annotations
