@@ -51,9 +51,11 @@ def test_a_tool_call_is_one_trace_under_the_clients_span(spans, messaging, datab
     config = DatabaseConfig.from_url(database_url)
     database = config.database
     finished = spans.get_finished_spans()
-    assert tree(finished) == [(0, "POST /mcp"), (1, "tools/call post_message"), (2, f"INSERT {database}")]
+    # Posting is one statement that draws the row's number and time, then inserts (WITH ... INSERT): its
+    # operation is the statement's first keyword.
+    assert tree(finished) == [(0, "POST /mcp"), (1, "tools/call post_message"), (2, f"WITH {database}")]
     invocation, request, statement = (named(finished, n) for n in ("POST /mcp", "tools/call post_message",
-                                                                     f"INSERT {database}"))
+                                                                     f"WITH {database}"))
     assert {span.context.trace_id for span in finished} == {int(CLIENT_TRACE, 16)}, "the client's trace"
 
     # The invocation: the client's traceparent is its parent, Lambda's X-Ray trace a link
@@ -83,7 +85,7 @@ def test_a_tool_call_is_one_trace_under_the_clients_span(spans, messaging, datab
     # The statement: the database's conventions, never its text or parameters
     assert statement.kind == SpanKind.CLIENT and statement.parent.span_id == request.context.span_id
     assert dict(statement.attributes) == {
-        "db.system.name": "postgresql", "db.operation.name": "INSERT", "db.namespace": database,
+        "db.system.name": "postgresql", "db.operation.name": "WITH", "db.namespace": database,
         "server.address": config.host or config.unix_sock, "server.port": config.port}
     assert not any(text in value or "messages" in value for span in finished for value in values(span))
 

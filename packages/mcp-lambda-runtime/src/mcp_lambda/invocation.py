@@ -12,6 +12,7 @@ from __future__ import annotations
 import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 
@@ -40,6 +41,11 @@ class EventHandler(Protocol):
 
     def release(self, runtime: Any) -> None:
         """`runtime`, an execution environment of the server, is closing: stop what was started for it."""
+        ...
+
+    def trace_carrier(self, event: Any) -> Mapping[str, Any] | None:
+        """The W3C trace context (`traceparent`, `tracestate`) `event` carries, which parents the invocation's
+        span when the environment traces; None for an event that continues no trace."""
         ...
 
 

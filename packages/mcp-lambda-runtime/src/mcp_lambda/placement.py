@@ -333,6 +333,14 @@ class ToolCalls:
     def release(self, runtime: Any) -> None:
         pass
 
+    def trace_carrier(self, event: Any) -> Mapping[str, Any] | None:
+        """The front's trace context, which the call carries in its `_meta`: the tool function's invocation
+        continues the front's trace, as a child of the front's span of the call."""
+        call = event.get(c.TOOL_CALL_EVENT_KEY) if isinstance(event, dict) else None
+        params = call.get("params") if isinstance(call, dict) else None
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        return meta if isinstance(meta, dict) else None
+
 
 _TOOL_CALLS = ToolCalls()
 
@@ -342,7 +350,11 @@ def run_tool_call(runtime: Any, call: Mapping[str, Any]) -> dict[str, Any]:
     from mcp_lambda.asgi import Dispatch, call_asgi
     from mcp_lambda.events import HttpRequest
 
-    body = {"jsonrpc": "2.0", "id": call.get("id"), "method": "tools/call", "params": call.get("params") or {}}
+    params = dict(call.get("params") or {})
+    trace = _trace_context()
+    if trace:  # the tool function's own span of the call: a child of its invocation's, not a sibling
+        params["_meta"] = {**(params.get("_meta") or {}), **trace}
+    body = {"jsonrpc": "2.0", "id": call.get("id"), "method": "tools/call", "params": params}
     headers = [(str(k), str(v)) for k, v in call.get("headers") or () if str(k).lower() not in _HIDDEN_HEADERS]
     headers.append(("host", HOST))
     path = runtime.settings.mcp_path

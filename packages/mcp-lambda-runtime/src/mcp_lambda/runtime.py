@@ -143,13 +143,15 @@ class McpLambdaRuntime:
                     self.server.middleware.append(tracing.InvocationLink())
         return self._tracing
 
-    def _trace(self, request: HttpRequest | None, context: Any) -> AbstractContextManager[Span | None]:
-        """The invocation's span when this environment traces (see tracing.py), else nothing."""
+    def _trace(self, request: HttpRequest | None, context: Any,
+               carrier: Mapping[str, Any] | None = None) -> AbstractContextManager[Span | None]:
+        """The invocation's span when this environment traces (see tracing.py), else nothing. `carrier`: the W3C
+        trace context an extension's event carries (a placed tool's call: its front's)."""
         cold, self._cold = self._cold, False
         if not self.traced():
             return nullcontext()
         return tracing.invocation(request, context, self.environ(), mcp_path=self.settings.mcp_path,
-                                  max_body=self.settings.max_request_bytes, cold=cold)
+                                  max_body=self.settings.max_request_bytes, cold=cold, carrier=carrier)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -359,7 +361,7 @@ class McpLambdaRuntime:
             traced = self.traced()
             for handler in handlers(self.server):
                 if handler.handles(event):
-                    with self._trace(None, context):
+                    with self._trace(None, context, handler.trace_carrier(event)):
                         return handler.handle(self, event, context)  # an extension's own event, not HTTP
             try:
                 request = parse_event(event)

@@ -76,8 +76,9 @@ def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL,
 
 @contextmanager
 def invocation(request: HttpRequest | None, context: Any, environ: Mapping[str, str], *, mcp_path: str,
-               max_body: int, cold: bool) -> Iterator[Span]:
-    """The span of one invocation: `request`, or an event that is not HTTP (None, an extension's own)."""
+               max_body: int, cold: bool, carrier: Mapping[str, Any] | None = None) -> Iterator[Span]:
+    """The span of one invocation: `request`, or an event that is not HTTP (None, an extension's own), whose
+    parent is the W3C context in `carrier` when it has one (a placed tool's call: the front's span)."""
     attributes: dict[str, Any] = {"faas.trigger": "http" if request is not None else "other", "faas.coldstart": cold}
     invocation_id = getattr(context, "aws_request_id", None)
     if isinstance(invocation_id, str):
@@ -101,6 +102,7 @@ def invocation(request: HttpRequest | None, context: Any, environ: Mapping[str, 
         parent = client_context(request, max_body)
     else:
         name = getattr(context, "function_name", None) or environ.get("AWS_LAMBDA_FUNCTION_NAME") or "invocation"
+        parent = extract_trace_context(dict(carrier)) if carrier else None
     with tracer.start_as_current_span(
         name, context=parent or Context(), kind=SpanKind.SERVER, attributes=attributes,
         links=xray_links(request, environ), record_exception=False, set_status_on_exception=False,

@@ -295,6 +295,10 @@ class Tasks(Extension):
 
         return run_task_event(runtime, event, context)
 
+    def trace_carrier(self, event: Any) -> None:
+        """A task event continues no trace: it outlives the request that created the task."""
+        return None
+
     def release(self, runtime: Any) -> None:
         """`runtime` is closing: stop the local workers it started (their environments close with them)."""
         with self._lock:
