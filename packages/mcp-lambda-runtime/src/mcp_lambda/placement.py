@@ -44,8 +44,8 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, CallToolResult, InputRequiredResult, InputResponses
-from pydantic import TypeAdapter
+from mcp_types import INTERNAL_ERROR, CallToolResult, InputRequiredResult, InputResponses, ServerNotification
+from pydantic import TypeAdapter, ValidationError
 
 from mcp_lambda import contract as c
 from mcp_lambda.invocation import current_invocation, register
@@ -61,6 +61,7 @@ MAX_WAIT_SECONDS = 905.0
 HOST = "tool-call.invalid"
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "content-length", "host"})
 _RESPONSES = TypeAdapter(InputResponses)
+_NOTIFICATION: TypeAdapter[ServerNotification] = TypeAdapter(ServerNotification)
 
 tool_function_call: ContextVar[bool] = ContextVar("mcp_lambda_tool_function_call", default=False)
 """Set while a tool function serves a call its front forwarded: the front counts the call (metrics) once."""
@@ -203,7 +204,35 @@ async def forward(function: str, name: str, ctx: Any) -> CallToolResult | InputR
         raise ToolError(_TIMED_OUT) from None
     except Exception as exc:
         raise ToolError(_invoke_failure(function, exc)) from exc
-    return _answer(function, response)
+    answer = _reply(function, response)
+    await _send_on(ctx, answer.get("notifications"))
+    return _result(answer)
+
+
+async def _send_on(ctx: Any, notifications: Any) -> None:
+    """Send the tool function's notifications on, in order, before the call's result, through the calls the
+    tool itself would have made here (progress against this call's token, log messages under this request's
+    level): the client's reply is the one the tool would have made in the front. Any other notification is
+    sent as it came."""
+    if not isinstance(notifications, list):
+        return
+    session = ctx.request_context.session
+    for message in notifications:
+        method = message.get("method") if isinstance(message, dict) else None
+        params = message.get("params") if isinstance(message, dict) else None
+        params = params if isinstance(params, dict) else {}
+        if method == "notifications/progress":
+            await ctx.report_progress(params.get("progress"), params.get("total"), params.get("message"))
+        elif method == "notifications/message":
+            await session.send_log_message(level=params.get("level"), data=params.get("data"),
+                                           logger=params.get("logger"), related_request_id=ctx.request_id)
+        else:
+            try:
+                notification = _NOTIFICATION.validate_python({"method": method, "params": params})
+            except ValidationError:
+                logger.warning("A tool function's message was not a notification; dropped", method=str(method))
+                continue
+            await session.send_notification(notification, related_request_id=ctx.request_id)
 
 
 _TIMED_OUT = "its function timed out before it answered; the tool may or may not have run"
@@ -230,7 +259,8 @@ def _invoke_failure(function: str, exc: Exception) -> str:
     return f"its function could not be invoked ({code or type(exc).__name__}); nothing ran"
 
 
-def _answer(function: str, response: Mapping[str, Any]) -> CallToolResult | InputRequiredResult:
+def _reply(function: str, response: Mapping[str, Any]) -> dict[str, Any]:
+    """The tool function's answer, or the `ToolError` that says why there is none."""
     body = response.get("Payload")
     raw = body.read() if hasattr(body, "read") else body or b""
     try:
@@ -250,6 +280,11 @@ def _answer(function: str, response: Mapping[str, Any]) -> CallToolResult | Inpu
     if "refused" in answer:
         logger.error("Tool function refused the call", function=function, reason=answer["refused"])
         raise ToolError(f"its function refused the call: {answer['refused']}")
+    return answer
+
+
+def _result(answer: Mapping[str, Any]) -> CallToolResult | InputRequiredResult:
+    """The call's result as the SDK returns a tool's; its JSON-RPC error raised as the same `MCPError`."""
     if isinstance(answer.get("error"), dict):
         error = answer["error"]
         raise MCPError(code=error.get("code", INTERNAL_ERROR), message=error.get("message", "Internal error"),
@@ -347,8 +382,9 @@ _TOOL_CALLS = ToolCalls()
 
 def run_tool_call(runtime: Any, call: Mapping[str, Any]) -> dict[str, Any]:
     """Replay the forwarded `tools/call` through this environment's SDK app; its JSON-RPC result or error."""
-    from mcp_lambda.asgi import Dispatch, call_asgi
+    from mcp_lambda.asgi import Dispatch
     from mcp_lambda.events import HttpRequest
+    from mcp_lambda.replies import messages
 
     params = dict(call.get("params") or {})
     trace = _trace_context()
@@ -364,18 +400,22 @@ def run_tool_call(runtime: Any, call: Mapping[str, Any]) -> dict[str, Any]:
     user = AuthenticatedUser(AccessToken(token="", **caller)) if isinstance(caller, dict) else None
     marker = tool_function_call.set(True)
     try:
-        response = runtime.run_in_environment(lambda app: call_asgi(app, Dispatch(request, path, user)))
+        response = runtime.serve_in_environment(Dispatch(request, path, user))
     except Exception:
         logger.exception("A tool function could not serve a call")
         return {"error": {"code": INTERNAL_ERROR, "message": "Service unavailable: the tool's function could not "
                           "start, retry"}}
     finally:
         tool_function_call.reset(marker)
+    *sent, final = messages(response) or [b""]
     try:
-        message = json.loads(response.body)
+        message = json.loads(final)
     except ValueError:
         message = None
     if not isinstance(message, dict) or not ("result" in message or isinstance(message.get("error"), dict)):
         logger.error("A replayed tool call answered no JSON-RPC message", status=response.status)
         return {"error": {"code": INTERNAL_ERROR, "message": "Internal error"}}
-    return {"result": message["result"]} if "result" in message else {"error": message["error"]}
+    answer = {"result": message["result"]} if "result" in message else {"error": message["error"]}
+    if sent:  # the call's notifications, in the order they were sent: the front sends them on
+        answer["notifications"] = [json.loads(notification) for notification in sent]
+    return answer

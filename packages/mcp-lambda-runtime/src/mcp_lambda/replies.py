@@ -89,6 +89,13 @@ def settle(request: HttpRequest, response: HttpResponse, limit: int) -> HttpResp
     return HttpResponse(_json_status(request, final), [("content-type", "application/json")], final)
 
 
+def messages(response: HttpResponse) -> list[bytes]:
+    """The JSON-RPC messages of a settled reply, in order: its notifications, then the response."""
+    if (response.header("content-type") or "").partition(";")[0].strip() == SSE_CONTENT_TYPE:
+        return _events(response.body)
+    return [response.body]
+
+
 def _events(body: bytes) -> list[bytes]:
     """The data of each event of an SSE body, in order. Comments (the keep-alive pings a streaming transport
     sends while a call is silent) and fields other than `data` carry no message and are skipped."""

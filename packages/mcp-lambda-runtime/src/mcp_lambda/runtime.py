@@ -264,6 +264,14 @@ class McpLambdaRuntime:
         assert self._loop is not None
         return self._loop.run_until_complete(work(self._app))
 
+    def serve_in_environment(self, dispatch: Dispatch) -> HttpResponse:
+        """One request that came in an event of an extension's (a placed tool's forwarded call) through the SDK,
+        its reply settled as an HTTP request's is (JSON, or SSE with the call's notifications). Starts the
+        lifespan if needed; raises if it cannot."""
+        if not self.started:
+            self._start()
+        return self._dispatch(dispatch)
+
     # -- requests --------------------------------------------------------------------------------------
 
     def handle(self, request: HttpRequest, context: Any = None) -> HttpResponse:
