@@ -50,6 +50,7 @@ from pydantic import TypeAdapter, ValidationError
 from mcp_lambda import contract as c
 from mcp_lambda.invocation import current_invocation, register
 from mcp_lambda.observability import logger
+from mcp_lambda.tasks.runner import is_task_event
 
 CONTEXT_KWARG = "_mcp_lambda_placement_ctx"
 """The keyword a placed tool without a context parameter gets its context under (the wrapper needs the request)."""
@@ -313,6 +314,15 @@ def unregister_local(function: str) -> None:
     _local.pop(function, None)
 
 
+def invoke_local_async(function: str, event: dict[str, Any]) -> None:
+    """Lambda's asynchronous invoke (`Event`) of a local function: queued to it, not waited for (a placed task
+    tool's task, which runs on its tool function). Raises if there is no such function."""
+    invoke = _local.get(function)
+    if invoke is None:
+        raise RuntimeError(f"no local function {function!r}")
+    threading.Thread(target=invoke, args=(json.loads(json.dumps(event)),), name=f"event-{function}", daemon=True).start()
+
+
 class LocalLambda:
     """Lambda's `invoke` (`RequestResponse`) for a function of this process: the event and the answer cross as
     JSON, as they cross Lambda. A local function never raises: its runtime answers every event."""
@@ -353,7 +363,8 @@ class ToolCalls:
     it takes every event, and refuses all but calls of its own tools."""
 
     def handles(self, event: Any) -> bool:
-        return is_tool_call_event(event) or own_tools(_environ()) is not None
+        # A placed task tool's task events are the tasks extension's (its tool function runs them), no one else's.
+        return is_tool_call_event(event) or (own_tools(_environ()) is not None and not is_task_event(event))
 
     def handle(self, runtime: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
         tools = own_tools(runtime.environ())

@@ -60,6 +60,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from mcp_lambda.invocation import Invocation, current_invocation, handlers, register
 from mcp_lambda.observability import logger
+from mcp_lambda.placement import tool_function_call, tool_functions
 from mcp_lambda.tasks.config import TaskConfig
 from mcp_lambda.tasks.lifecycle import TaskLifecycle, failed
 from mcp_lambda.tasks.local import LocalTaskRunner
@@ -193,7 +194,8 @@ class Tasks(Extension):
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         support = self._support.get(params.name)
-        if support is None:
+        if support is None or tool_function_call.get():
+            # A call a placed tool's front forwarded runs here as it is: the front decided whether it is a task.
             return await call_next(ctx)
         replay = replaying.get()
         if replay is not None:
@@ -258,7 +260,10 @@ class Tasks(Extension):
         """Start the worker for the record's current run; a task whose worker cannot start is failed now."""
         try:
             runner = self._runner_for(invocation)
-            await anyio.to_thread.run_sync(runner.dispatch, task_event(record.task_id, record.run), invocation)
+            # A placed tool's task runs on its own function (its role, database user and timeout), not the front's.
+            function = tool_functions(invocation.runtime.environ()).get(record.tool)
+            await anyio.to_thread.run_sync(runner.dispatch, task_event(record.task_id, record.run), invocation,
+                                           function)
             return record
         except Exception as exc:
             logger.exception("Could not start a task's worker", task_id=record.task_id)

@@ -18,6 +18,7 @@ from typing import Any
 
 from mcp_lambda.observability import logger
 from mcp_lambda.invocation import Invocation
+from mcp_lambda.placement import invoke_local_async
 
 WORKERS = 4
 TIMEOUT_SECONDS = 900  # Lambda's longest function timeout
@@ -49,7 +50,10 @@ class LocalTaskRunner:
         self._lock = threading.Lock()
         self._closed = False
 
-    def dispatch(self, event: dict[str, Any], invocation: Invocation) -> None:
+    def dispatch(self, event: dict[str, Any], invocation: Invocation, function: str | None = None) -> None:
+        if function is not None:  # a placed tool's local function: the event is its own, as Lambda would queue it
+            invoke_local_async(function, event)
+            return
         with self._lock:
             if self._closed:
                 raise RuntimeError("the local task workers have stopped")

@@ -31,8 +31,9 @@ def is_task_event(event: Any) -> bool:
 
 
 class TaskRunner(Protocol):
-    def dispatch(self, event: dict[str, Any], invocation: Invocation) -> None:
-        """Start the work for `event` elsewhere and return at once; raise if it could not be started."""
+    def dispatch(self, event: dict[str, Any], invocation: Invocation, function: str | None = None) -> None:
+        """Start the work for `event` elsewhere and return at once; raise if it could not be started. `function`:
+        a placed tool's function, which runs its tasks (None: this server's own)."""
         ...
 
     def close(self) -> None:
@@ -56,8 +57,8 @@ class LambdaTaskRunner:
             self._client = boto3.client("lambda")
         return self._client
 
-    def dispatch(self, event: dict[str, Any], invocation: Invocation) -> None:
-        target = self.config.worker_arn or getattr(invocation.context, "invoked_function_arn", None)
+    def dispatch(self, event: dict[str, Any], invocation: Invocation, function: str | None = None) -> None:
+        target = function or self.config.worker_arn or getattr(invocation.context, "invoked_function_arn", None)
         if not target:
             raise RuntimeError("no function to run tasks on: set MCP_TASKS_WORKER_ARN")
         response = self.client.invoke(FunctionName=target, InvocationType="Event", Payload=json.dumps(event).encode())

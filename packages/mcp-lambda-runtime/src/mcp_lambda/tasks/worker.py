@@ -30,6 +30,7 @@ from mcp_lambda.asgi import Dispatch, call_asgi
 from mcp_lambda.events import HttpRequest, HttpResponse
 from mcp_lambda import contract as c
 from mcp_lambda.observability import logger
+from mcp_lambda.placement import own_tools
 from mcp_lambda.tasks.extension import Replay, Tasks, replaying
 from mcp_lambda.tasks.lifecycle import TaskLifecycle, completed, failed, input_required
 from mcp_lambda.tasks.local import TIMEOUT_SECONDS
@@ -55,6 +56,12 @@ def run_task_event(runtime: Any, event: dict[str, Any], context: Any) -> dict[st
         logger.info("Task run already claimed, finished or unknown", task_id=task_id, run=run)
         return {"taskId": task_id, "outcome": "skipped"}
 
+    own = own_tools(runtime.environ())
+    if own is not None and record.tool not in own:  # a placed tool's function runs its own tools' tasks only
+        logger.error("Task event for a tool this function does not run", task_id=task_id, tool=record.tool)
+        lifecycle.finish(task_id, run, worker, failed(INTERNAL_ERROR, "The task reached a function that does not "
+                                                      "run its tool"))
+        return {"taskId": task_id, "outcome": "refused"}
     replay = Replay(record)
     heartbeat = Heartbeat(lifecycle, record, worker, tasks.config.heartbeat_seconds)
     request = _replayed_request(record, runtime.settings.mcp_path, worker)
