@@ -191,3 +191,45 @@ def test_a_placement_without_a_database_runs_outside_any_vpc_with_snap_start(mak
     assert not [s for s in granted if "rds-db:connect" in actions(s) or any(a.startswith("lambda:") for a in actions(s))]
     assert [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Url"][0]["Properties"][
         "TargetFunctionArn"] == {"Fn::GetAtt": [logical_id(stack, service.function), "Arn"]}
+
+
+def test_only_a_placement_of_task_tools_runs_tasks_with_the_task_table_and_nothing_more(make_app):
+    # Given a tasks server whose slow_compute runs on a function of its own, with greet placed on another
+    stack = cdk.Stack(make_app(), "PlacedTasks")
+    server = spec("conformance", public=True, tasks=True, placements=(
+        ToolPlacement("slow_compute", name="jobs", tasks=True), ToolPlacement("greet")))
+    service = McpLambdaService(stack, "Conformance", server=server)
+    template = Template.from_stack(stack).to_json()
+    assert service.tasks is not None
+    table_id = stack.get_logical_id(service.tasks.table.node.default_child)
+    queue_id = stack.get_logical_id(service.tasks.failure_queue.node.default_child)
+
+    def uses(statement: dict[str, Any], resource_id: str) -> bool:
+        return resource_id in json.dumps(statement["Resource"])
+
+    jobs, greet = service.tool_functions["jobs"], service.tool_functions["greet"]
+    for tool, runs_tasks in ((jobs, True), (greet, False)):
+        granted = statements(template, logical_id(stack, tool.role))
+        table = [a for s in granted if uses(s, table_id) for a in actions(s)]
+        queue = [a for s in granted if uses(s, queue_id) for a in actions(s)]
+        variables = template["Resources"][logical_id(stack, tool.function)]["Properties"]["Environment"]["Variables"]
+        configs = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+                   and r["Properties"]["FunctionName"] == {"Ref": logical_id(stack, tool.function)}]
+        if runs_tasks:
+            # Then the task tools' function reads and writes task state, with the task settings
+            assert sorted(table) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+            assert variables[c.MCP_TASKS_TABLE] == {"Ref": table_id}
+            assert c.MCP_TASKS_HEARTBEAT_SECONDS in variables
+            # and the events the front dispatches to its alias are retried, then kept in the front's queue
+            assert "sqs:SendMessage" in queue
+            [config] = configs
+            assert stack.get_logical_id(tool.alias.node.default_child) in json.dumps(config["Properties"]["Qualifier"])
+            assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+                "Fn::GetAtt": [queue_id, "Arn"]}
+        else:
+            # and the other holds none of it
+            assert table == [] and queue == [] and configs == []
+            assert not {k for k in variables if k.startswith("MCP_TASKS_")}
+        # Neither may dispatch a task (the front does) nor invoke anything
+        assert c.MCP_TASKS_WORKER_ARN not in variables
+        assert not [s for s in granted if any(a.startswith("lambda:") for a in actions(s))]

@@ -17,6 +17,7 @@ Then:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -39,7 +40,7 @@ from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
 from mcp_lambda.spec import ToolPlacement
-from mcp_servers import MESSAGING, MESSAGING_PLACED, WEATHER
+from mcp_servers import MESSAGING, MESSAGING_PLACED, REPORTS, WEATHER
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
@@ -88,6 +89,10 @@ def variants_app(outdir: Path) -> cdk.App:
                      tracing=McpTracing.adot(), alarm_topic=topic)
     # Least privilege per tool: each tool function with a database user of its own
     McpServerStack(app, "VariantPlacedMessaging", server=MESSAGING_PLACED)
+    # A placed task tool: its function runs the tasks the front makes (the task table, the on-failure queue), in a
+    # database's application tier without egress
+    McpServerStack(app, "VariantPlacedReports", server=dataclasses.replace(REPORTS, placements=(
+        ToolPlacement("messages_report", tasks=True, grants={"messages": ("SELECT",)}),)))
     # Traces from a database's application tier without egress: through an X-Ray interface endpoint
     McpServerStack(app, "VariantTracedMessaging", server=MESSAGING, tracing=McpTracing.adot())
     # An authorization server in front of Google (the client registered by hand, its secret given)

@@ -16,10 +16,11 @@ import time
 from typing import Any
 
 import anyio
+import pytest
 from mcp import Client
 
 from mcp_lambda.local.http_server import LocalServer
-from mcp_lambda.spec import ToolPlacement
+from mcp_lambda.spec import SpecError, ToolPlacement
 from mcp_servers import CONFORMANCE
 from tests.proxy.test_forwarding import CALLBACKS
 from tests.runtime.lambda_events import response_json
@@ -31,7 +32,7 @@ from conformance.server import tasks as conformance_tasks
 PLACED = dataclasses.replace(CONFORMANCE, placements=(
     ToolPlacement(("test_input_required_result_multi_round", "test_input_required_result_request_state"),
                   name="rounds"),
-    ToolPlacement(("slow_compute", "confirm_delete", "test_tool_with_task"), name="jobs"),
+    ToolPlacement(("slow_compute", "confirm_delete", "test_tool_with_task"), name="jobs", tasks=True),
 ))
 CALLS = [
     ("test_input_required_result_multi_round", {}),      # three rounds, each with its own sealed requestState
@@ -66,6 +67,17 @@ def test_placed_tasks_and_rounds_answer_as_unplaced_ones_with_one_task_per_call(
         "Hello, Ada, from a task"]
     assert len(placed_tasks.handles) == len(unplaced_tasks.handles) == 2, "one task per task call"
     assert placed_tasks.polls[-1].status == "completed"
+
+
+def test_a_placement_declares_whether_it_runs_tasks() -> None:
+    """Its function gets the task table on AWS only when declared: serving checks the declaration against the
+    handler's task tools, both ways."""
+    undeclared = dataclasses.replace(CONFORMANCE, placements=(ToolPlacement("slow_compute"),))
+    with pytest.raises(SpecError, match=r"placement slow-compute holds the task tools slow_compute.*tasks=True"):
+        LocalServer(port=0, servers=[undeclared])
+    needless = dataclasses.replace(CONFORMANCE, placements=(ToolPlacement("greet", tasks=True),))
+    with pytest.raises(SpecError, match=r"placement greet holds no task tool.*tasks=False"):
+        LocalServer(port=0, servers=[needless])
 
 
 def _send(server: LocalServer, method: str, params: dict[str, Any]) -> dict[str, Any]:

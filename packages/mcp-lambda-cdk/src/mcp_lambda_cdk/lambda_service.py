@@ -597,6 +597,8 @@ class McpLambdaService(Construct):
                 database=database, migrations=self.migrations, request_state_secret=self.request_state_secret,
                 tracing=tracing, alarm_topic=alarm_topic,
             )
+            if placement.tasks and self.tasks is not None:
+                self.tool_functions[placement.name].run_tasks(self.tasks)
         if self.tool_functions:
             self._forward_to(list(self.tool_functions.values()))
 

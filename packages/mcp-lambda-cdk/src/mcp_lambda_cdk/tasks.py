@@ -183,14 +183,15 @@ class McpTasks(Construct):
             resource_arns=[self.function_arn, f"{self.function_arn}:*"],
         )
 
-        for name, value in {
+        self._encryption_key = encryption_key
+        self._settings = {
             c.MCP_TASKS_TABLE: self.table.table_name,
-            c.MCP_TASKS_WORKER_ARN: self.worker_arn,
             c.MCP_TASKS_TTL_SECONDS: _number(options.ttl.to_seconds()),
             c.MCP_TASKS_POLL_INTERVAL_MS: _number(options.poll_interval.to_milliseconds()),
             c.MCP_TASKS_HEARTBEAT_SECONDS: _number(options.heartbeat.to_seconds()),
             c.MCP_TASKS_START_TIMEOUT_SECONDS: _number(options.start_timeout.to_seconds()),
-        }.items():
+        }
+        for name, value in {**self._settings, c.MCP_TASKS_WORKER_ARN: self.worker_arn}.items():
             function.add_environment(name, value)
 
         self.failure_queue = sqs.Queue(
@@ -208,12 +209,8 @@ class McpTasks(Construct):
             "this queue is itself the on-failure destination of the task workers; nothing consumes it "
             "automatically, so there is nothing to dead-letter",
         )
-        alias.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.failure_queue),
-            retry_attempts=WORKER_RETRY_ATTEMPTS,
-            max_event_age=options.start_timeout,
-        )
 
+        self._configure_worker(alias)
         role = function.role
         assert role is not None
         acknowledge(
@@ -222,13 +219,28 @@ class McpTasks(Construct):
             "the function invokes itself asynchronously to run tasks, through its live alias: its own "
             "qualified ARNs only",
         )
-        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Action::{action}]",
-                "the data-key actions DynamoDB and SQS need of a caller of an encrypted table or queue, "
-                "on the service's own key only",
-            )
+        _acknowledge_key_actions(role)
+
+    def add_worker(self, function: lambda_.Function, alias: lambda_.Alias) -> None:
+        """Let ``function`` (a placed task tool's, ``ToolPlacement(tasks=True)``) run the tasks the front makes
+        of its tools and dispatches to ``alias``: read and write the task table (and its key), the task settings
+        (no worker ARN: it dispatches nothing, the front does), and the front's retries and on-failure queue
+        for the asynchronous invocations that reach it. Nothing else of the front's: no invoke permission."""
+        self.table.grant(function, *TABLE_ACTIONS)
+        self._encryption_key.grant(function, *TABLE_KEY_ACTIONS)
+        for name, value in self._settings.items():
+            function.add_environment(name, value)
+        self._configure_worker(alias)
+        assert function.role is not None
+        _acknowledge_key_actions(function.role)
+
+    def _configure_worker(self, alias: lambda_.Alias) -> None:
+        """Asynchronous invocations of ``alias`` (task events): retried, then kept in the on-failure queue."""
+        alias.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.failure_queue),
+            retry_attempts=WORKER_RETRY_ATTEMPTS,
+            max_event_age=self.options.start_timeout,
+        )
 
     # -- metrics ---------------------------------------------------------------------------------------
 
@@ -267,6 +279,16 @@ class McpTasks(Construct):
         """Worker events waiting in the on-failure queue. Default: maximum over 5 minutes."""
         return self.failure_queue.metric_approximate_number_of_messages_visible(
             **{"statistic": cloudwatch.Stats.MAXIMUM, "period": Duration.minutes(5), **options}
+        )
+
+
+def _acknowledge_key_actions(role: iam.IRole) -> None:
+    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Action::{action}]",
+            "the data-key actions DynamoDB and SQS need of a caller of an encrypted table or queue, "
+            "on the service's own key only",
         )
 
 

@@ -15,7 +15,10 @@ each ``tools/call`` of a placed tool to the tool's function by a synchronous inv
 - **no endpoint**: no Function URL, no API; Lambda's Invoke API with the front's credentials is the only way in;
 - **its own security group** in the front's subnets when the server has a database: it sends to the proxy on
   5432, HTTPS to Secrets Manager for the ``requestState`` key and to X-Ray when traced, and nothing else;
-- **its own alarms** (errors, throttles) and graphs, which the service puts on its dashboard.
+- **its own alarms** (errors, throttles) and graphs, which the service puts on its dashboard;
+- **the tasks of its task tools** (``ToolPlacement(tasks=True)``, ``run_tasks``): the front makes each task and
+  dispatches its asynchronous invocation to this function's alias, which runs it: the task table and settings,
+  the front's retries and on-failure queue; a placement without task tools has none of it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from mcp_lambda_cdk.tracing import McpTracing
 
 if TYPE_CHECKING:
     from mcp_lambda_cdk.database import McpDatabase
+    from mcp_lambda_cdk.tasks import McpTasks
     from mcp_lambda_cdk.database_users import McpDatabaseUser
     from mcp_lambda_cdk.migrations import McpSchemaMigrations
 
@@ -168,6 +172,7 @@ class McpToolFunction(Construct):
                 "the live alias always points at a published version (current_version)",
             )
         wires_egress = vpc is not None and not security_groups and not allow_all_outbound
+        self._wires_egress = wires_egress
 
         if request_state_secret is not None:
             request_state_secret.grant_read(self.function)
@@ -213,6 +218,14 @@ class McpToolFunction(Construct):
         self.monitoring = McpToolFunctionAlarms(self, "Alarms", function=self, name=f"{server.name} {placement.name}",
                                                 alarm_topic=alarm_topic)
         """Its alarms: any function error, any throttle."""
+
+    def run_tasks(self, tasks: McpTasks) -> None:
+        """Run the tasks of its task tools (``ToolPlacement(tasks=True)``), which the front makes and dispatches
+        to its alias: the task table and settings (``McpTasks.add_worker``) and, in a VPC, HTTPS to DynamoDB
+        (a gateway endpoint, whose addresses a template cannot name)."""
+        tasks.add_worker(self.function, self.alias)
+        if self._wires_egress:
+            self.function.connections.allow_to_any_ipv4(ec2.Port.tcp(443), "HTTPS: DynamoDB: the task state")
 
     @property
     def function_arn(self) -> str:

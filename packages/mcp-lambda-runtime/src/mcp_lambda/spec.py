@@ -89,6 +89,9 @@ class ToolPlacement:
     :param provisioned_concurrency: environments kept initialized on its ``live`` alias. Default: 0 (none).
     :param snap_start: publish its versions with SnapStart (not with provisioned concurrency).
         Default: False.
+    :param tasks: its tools include task tools (``mcp_lambda.tasks``), whose tasks the front makes and this
+        function runs: on AWS it gets the server's task table (read and write) and the task settings, which a
+        placement without task tools has no use for. Needs ``tasks=True`` on the server. Default: False.
     """
 
     tools: str | Sequence[str]
@@ -98,6 +101,7 @@ class ToolPlacement:
     timeout: int | None = None
     provisioned_concurrency: int = 0
     snap_start: bool = False
+    tasks: bool = False
 
     def __post_init__(self) -> None:
         tools = (self.tools,) if isinstance(self.tools, str) else tuple(self.tools)
@@ -206,6 +210,8 @@ class ServerSpec:
         for placement in placements:
             if placement.grants is not None and not self.database:
                 raise SpecError(f"{self.name}: placement {placement.name} has grants, which need database=True")
+            if placement.tasks and not self.tasks:
+                raise SpecError(f"{self.name}: placement {placement.name} runs tasks, which need tasks=True")
             if len(self.placement_user(placement) or "") > MAX_IDENTIFIER:
                 raise SpecError(f"{self.name}: placement {placement.name}'s database user would be longer than "
                                 f"{MAX_IDENTIFIER} characters: choose a shorter name")

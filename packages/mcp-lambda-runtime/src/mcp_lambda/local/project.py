@@ -130,3 +130,19 @@ def check_against_handler(server: ServerSpec, handler: Any) -> None:
         details = ", ".join(f"{key}={found[key]}" for key in wrong)
         raise SpecError(f"the {server.name} server's handler ({server.handler}) has {details}, unlike its "
                         "declaration: declare it so, or the deployed server would differ")
+    _check_task_placements(server, handler)
+
+
+def _check_task_placements(server: ServerSpec, handler: Any) -> None:
+    """A placement holding task tools runs their tasks, which on AWS needs the task table its declaration
+    grants (`ToolPlacement(tasks=True)`); one without any has no use for the table."""
+    from mcp_lambda.tasks import Tasks
+
+    tasks = Tasks.of(handler.server) if server.placements and getattr(handler, "server", None) is not None else None
+    task_tools = tasks.task_tools if tasks is not None else frozenset()
+    for placement in server.placements:
+        holds = sorted(task_tools & set(placement.tools))
+        if bool(holds) != placement.tasks:
+            found = f"holds the task tools {', '.join(holds)}" if holds else "holds no task tool"
+            raise SpecError(f"the {server.name} server's placement {placement.name} {found}: declare it "
+                            f"ToolPlacement(..., tasks={bool(holds)})")

@@ -159,6 +159,11 @@ class Tasks(Extension):
         """The Tasks extension whose tools `server` has (None for servers without task tools)."""
         return next((h for h in handlers(server) if isinstance(h, Tasks)), None)
 
+    @property
+    def task_tools(self) -> frozenset[str]:
+        """The names of the tools registered through this extension (those that may run as tasks)."""
+        return frozenset(self._support)
+
     # -- registration ------------------------------------------------------------------------------------
 
     def tool(self, server: MCPServer[Any], *, support: TaskSupport = "optional", **tool_kwargs: Any) -> Callable[[F], F]:
