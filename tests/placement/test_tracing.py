@@ -30,7 +30,7 @@ def test_the_tool_functions_invocation_is_a_child_of_the_fronts_call(fresh_datab
         (2, "mcp-messaging-post-message"),          # the tool function's invocation (its function's name)
         (3, "tools/call post_message"),             # the SDK's span of the replayed call
     ]
-    assert depth == 4 and statement.startswith("WITH "), "the tool's statement, in the tool function"
+    assert depth == 4 and statement.startswith("INSERT "), "the tool's statement, in the tool function"
 
 
 def test_an_unplaced_call_has_no_tool_function_invocation(fresh_database, spans):  # noqa: F811

@@ -52,10 +52,10 @@ def test_a_tool_call_is_one_trace_under_the_clients_span(spans, messaging, datab
     database = config.database
     finished = spans.get_finished_spans()
     # Posting is one statement that draws the row's number and time, then inserts (WITH ... INSERT): its
-    # operation is the statement's first keyword.
-    assert tree(finished) == [(0, "POST /mcp"), (1, "tools/call post_message"), (2, f"WITH {database}")]
+    # operation is what it does, the INSERT, not its first keyword.
+    assert tree(finished) == [(0, "POST /mcp"), (1, "tools/call post_message"), (2, f"INSERT {database}")]
     invocation, request, statement = (named(finished, n) for n in ("POST /mcp", "tools/call post_message",
-                                                                     f"WITH {database}"))
+                                                                     f"INSERT {database}"))
     assert {span.context.trace_id for span in finished} == {int(CLIENT_TRACE, 16)}, "the client's trace"
 
     # The invocation: the client's traceparent is its parent, Lambda's X-Ray trace a link
@@ -85,7 +85,7 @@ def test_a_tool_call_is_one_trace_under_the_clients_span(spans, messaging, datab
     # The statement: the database's conventions, never its text or parameters
     assert statement.kind == SpanKind.CLIENT and statement.parent.span_id == request.context.span_id
     assert dict(statement.attributes) == {
-        "db.system.name": "postgresql", "db.operation.name": "WITH", "db.namespace": database,
+        "db.system.name": "postgresql", "db.operation.name": "INSERT", "db.namespace": database,
         "server.address": config.host or config.unix_sock, "server.port": config.port}
     assert not any(text in value or "messages" in value for span in finished for value in values(span))
 
@@ -160,3 +160,17 @@ def test_a_client_that_did_not_sample_gets_no_spans(spans, messaging):
     messaging(post(f"unsampled {uuid.uuid4()}", traceparent=f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-00"), FakeContext())
 
     assert spans.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("sql, operation", [
+    ("SELECT id FROM messages", "SELECT"),
+    ("insert into messages (content) values ('x')", "INSERT"),
+    ("WITH recent AS (SELECT id FROM messages) SELECT count(*) FROM recent", "SELECT"),
+    ("WITH new AS (SELECT 1) , inserted AS (INSERT INTO t SELECT 1 FROM new RETURNING 1) SELECT 1", "INSERT"),
+    ("WITH gone AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM gone", "DELETE"),
+    ("", "UNKNOWN"),
+])
+def test_a_statements_operation_is_what_it_does(sql: str, operation: str) -> None:
+    from mcp_lambda.database import _operation
+
+    assert _operation(sql) == operation

@@ -31,6 +31,7 @@ parameters: migrations and users' passwords run through here too, and values are
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -285,10 +286,21 @@ def _sqlstate(exc: Exception) -> str | None:
     return detail.get("C") if isinstance(detail, dict) else None
 
 
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+
+
 def _operation(sql: str) -> str:
-    """The statement's first keyword (`SELECT`, `INSERT`, `WITH`): the conventions' operation name, as parsed."""
+    """The conventions' operation name, parsed: the statement's first keyword (`SELECT`, `INSERT`), except that a
+    statement starting with `WITH` is named by what it does: the first data-modifying command in it (a post is
+    one `WITH ... INSERT ... SELECT`, so that it needs no SELECT on the table), else `SELECT`."""
     words = sql.split(None, 1)
-    return words[0].upper() if words else "UNKNOWN"
+    if not words:
+        return "UNKNOWN"
+    first = words[0].upper()
+    if first != "WITH":
+        return first
+    write = _WRITES.search(sql)
+    return write.group(1).upper() if write else "SELECT"
 
 
 def _record_failure(span: Span, exc: BaseException) -> None:
