@@ -146,7 +146,8 @@ def required_tool_functions(service: McpLambdaService) -> Callable[[Mapping[str,
 
 def tool_function_readers(tool: McpToolFunction) -> list[tuple[str, Callable[[Mapping[str, str]], Any], bool]]:
     """What a tool function's handler reads: the front's handler, with its own tools (``MCP_TOOL_FUNCTION_TOOLS``)
-    and no sign-in (the front checks the caller and forwards the claims) or tasks (the front runs them)."""
+    and no sign-in (the front checks the caller and forwards the claims); the task settings when it runs the
+    tasks of its task tools (``ToolPlacement(tasks=True)``: the front creates them, this function runs them)."""
 
     def own(env: Mapping[str, str]) -> None:
         assert own_tools(env) == frozenset(tool.placement.tools), f"{c.MCP_TOOL_FUNCTION_TOOLS}: {own_tools(env)}"
@@ -156,6 +157,7 @@ def tool_function_readers(tool: McpToolFunction) -> list[tuple[str, Callable[[Ma
         ("Powertools", powertools, True),
         ("its tools", own, True),
         ("DatabaseConfig", DatabaseConfig.from_env, tool.database is not None),
+        ("TaskConfig", required_tasks, tool.placement.tasks),
         ("OpenTelemetry", opentelemetry, tool.tracing is not None),
     ]
 
