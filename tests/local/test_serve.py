@@ -12,10 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -24,36 +21,9 @@ import jwt
 import pytest
 from mcp import Client
 
+from tests.local.serving import MCP_LAMBDA, postmaster_alive, serving
+
 ROOT = Path(__file__).resolve().parents[2]
-MCP_LAMBDA = [sys.executable, "-m", "mcp_lambda.local"]
-
-
-@contextmanager
-def serving(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
-    """`mcp-lambda serve ARGS` until its server list is printed; stopped (killed if it must be) in every
-    outcome, so a failing test leaves no server or database behind."""
-    data_dir = cwd / ".local" / "pgdata"
-    database_was_running = postmaster_alive(data_dir)
-    process = subprocess.Popen([*MCP_LAMBDA, "serve", *args, "--port", "0"], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        urls = {}
-        for line in process.stdout:
-            if match := re.match(r"\s+(\S+)\s+(http://\S+/mcp)$", line):
-                urls[match[1]] = match[2]
-            if line.startswith("Serving on"):
-                break
-        yield process, urls
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        if not database_was_running:
-            stop_postmaster(data_dir)  # a server killed before it could stop its embedded database leaves it
 
 
 def without_database_url() -> dict[str, str]:
@@ -83,30 +53,6 @@ def test_the_repositorys_servers_on_the_embedded_database():
     assert latest.structured_content["result"][0]["id"] == posted.structured_content["id"]
     assert placed_post.is_error is False
     assert placed_latest.structured_content["result"][0]["id"] == placed_post.structured_content["id"]
-
-
-def postmaster_alive(data_dir: Path) -> bool:
-    pid_file = data_dir / "postmaster.pid"
-    if not pid_file.exists():
-        return False
-    pid = int(pid_file.read_text().splitlines()[0])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop_postmaster(data_dir: Path) -> None:
-    """Stop the embedded PostgreSQL in `data_dir` if it still runs (fast shutdown: SIGINT)."""
-    if postmaster_alive(data_dir):
-        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGINT)
-        for _ in range(100):
-            if not postmaster_alive(data_dir):
-                return
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
 
 
 def test_sigterm_stops_the_server_and_its_embedded_database(tmp_path):

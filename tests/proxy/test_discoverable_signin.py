@@ -18,7 +18,6 @@ in as a person would: the direct clients drive them in-process, the proxy throug
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.shared.exceptions import MCPError
 
 from mcp_lambda.auth.visibility import ACCESS_META_KEY
+from tests.local.serving import serving
 from tests.proxy.conftest import environ_without_sign_in_settings, secure_messaging_servers
 from tests.proxy.sdk_oauth import SignInPage, direct_client, oauth_provider
 from tests.proxy.helpers import ROOT, proxied_client, proxy_env, run_proxy
@@ -54,19 +54,8 @@ def challenging(database_url) -> Iterator[str]:
 def browsing(database_url) -> Iterator[str]:
     """The same server with anonymous browsing, from its declaration module, by `mcp-lambda serve`."""
     env = {**environ_without_sign_in_settings(), "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT / "servers")}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mcp-lambda"), "serve", "tests/proxy/browsing_servers.py", "--port", "0"],
-        cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in process.stdout:
-            if line.startswith("Serving on "):
-                yield line.split()[2] + "/browsing-messaging/mcp"
-                break
-        else:
-            pytest.fail(f"mcp-lambda serve exited with {process.wait(10)}")
-    finally:
-        process.terminate()
-        process.wait(20)
+    with serving("tests/proxy/browsing_servers.py", cwd=ROOT, env=env) as (_, urls):
+        yield urls["browsing-messaging"]
 
 
 # --- direct clients: the SDK's OAuth client, the sign-in page filled in-process ---------------------

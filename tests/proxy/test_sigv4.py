@@ -19,8 +19,6 @@ import datetime
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import anyio
@@ -31,6 +29,7 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from mcp_lambda.local.sigv4 import Refusal, SigV4Verifier
 from mcp_lambda_proxy.sigv4 import CredentialsError, SigningTarget, SigV4Auth, infer_target
 from mcp_lambda_proxy.upstream import FAILURE_HEADER, ProxyHttpClient, parse_header
+from tests.local.serving import serving
 from tests.proxy.helpers import ROOT, proxied_client, proxy_env, run_proxy
 
 KEY, SECRET = "AKIDTESTSIGV4", "test-secret-key"
@@ -265,19 +264,8 @@ def signed_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve-home")
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(HOME=str(home), AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_EC2_METADATA_DISABLED="true")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mcp-lambda"), "serve", "servers/conformance", "--sigv4", "--port", "0"],
-        cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in process.stdout:
-            if line.startswith("Serving on "):
-                yield line.split()[2] + "/conformance/mcp"
-                break
-        else:
-            pytest.fail(f"mcp-lambda serve exited with {process.wait(10)}")
-    finally:
-        process.terminate()
-        process.wait(20)
+    with serving("servers/conformance", "--sigv4", cwd=ROOT, env=env) as (_, urls):
+        yield urls["conformance"]
 
 
 def aws_env(tmp_path: Path, secret: str = SECRET) -> dict[str, str]:
