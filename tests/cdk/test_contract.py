@@ -30,7 +30,7 @@ from mcp_lambda.auth.config import AuthConfig
 from mcp_lambda.authorization import handler as authorization_handler
 from mcp_lambda.authorization import store as authorization_store
 from mcp_lambda.authorization.config import AuthorizationConfig
-from mcp_lambda.database import DatabaseConfig
+from mcp_lambda.database import DatabaseConfig, configured
 from mcp_lambda.migrations import migrations_directory
 from mcp_lambda.placement import own_tools, tool_functions
 from mcp_lambda.settings import RuntimeSettings
@@ -152,11 +152,16 @@ def tool_function_readers(tool: McpToolFunction) -> list[tuple[str, Callable[[Ma
     def own(env: Mapping[str, str]) -> None:
         assert own_tools(env) == frozenset(tool.placement.tools), f"{c.MCP_TOOL_FUNCTION_TOOLS}: {own_tools(env)}"
 
+    def database(env: Mapping[str, str]) -> None:
+        """Its database, or the declaration that it has none (``ToolPlacement(database=False)``)."""
+        config = configured(env)
+        assert (config is not None) == (tool.database is not None), f"database {config} for {tool.placement}"
+
     return [
         ("RuntimeSettings", RuntimeSettings.from_env, True),
         ("Powertools", powertools, True),
         ("its tools", own, True),
-        ("DatabaseConfig", DatabaseConfig.from_env, tool.database is not None),
+        ("its database", database, tool.server.database),
         ("TaskConfig", required_tasks, tool.placement.tasks),
         ("OpenTelemetry", opentelemetry, tool.tracing is not None),
     ]

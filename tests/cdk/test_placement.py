@@ -3,8 +3,8 @@ may invoke exactly its tool functions, and nothing else reaches them.
 
 The messaging example of mcp_servers.py (``MESSAGING_PLACED``: post_message on a function whose database user may
 only insert, get_messages on one whose user may only select, a front whose user may do nothing) as its stack
-synthesizes, with memory, timeout, provisioned concurrency and SnapStart varied per placement; and a server without
-a database (outside any VPC).
+synthesizes, with memory, timeout, provisioned concurrency and SnapStart varied per placement; a server without
+a database (outside any VPC); and a tool placed without the database of its server (outside the database's VPC).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mcp_lambda import contract as c
 from mcp_lambda.spec import ToolPlacement
 from mcp_lambda_cdk import McpServerStack
 from mcp_lambda_cdk.lambda_service import McpLambdaService
-from mcp_servers import MESSAGING_PLACED
+from mcp_servers import MESSAGING_PLACED, SECURE_MESSAGING
 from tests.cdk.conftest import spec
 
 POST, GET = "post-message", "get-messages"
@@ -191,6 +191,31 @@ def test_a_placement_without_a_database_runs_outside_any_vpc_with_snap_start(mak
     assert not [s for s in granted if "rds-db:connect" in actions(s) or any(a.startswith("lambda:") for a in actions(s))]
     assert [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Url"][0]["Properties"][
         "TargetFunctionArn"] == {"Fn::GetAtt": [logical_id(stack, service.function), "Arn"]}
+
+
+def test_a_placement_without_its_servers_database_runs_outside_the_vpc_with_no_way_to_the_database(make_app):
+    # Given secure messaging with whoami (which reads only the caller's claims) placed with database=False, and
+    # get_messages placed with the server's database user
+    server = dataclasses.replace(SECURE_MESSAGING, placements=(
+        ToolPlacement("whoami", database=False), ToolPlacement("get_messages")))
+    stack = McpServerStack(make_app(), "McpWhoamiPlacedStack", server=server)
+    template = Template.from_stack(stack).to_json()
+    whoami, get = stack.service.tool_functions["whoami"], stack.service.tool_functions["get-messages"]
+    props = template["Resources"][logical_id(stack, whoami.function)]["Properties"]
+    variables = props["Environment"]["Variables"]
+    granted = statements(template, logical_id(stack, whoami.role))
+    # Then whoami's function is in no VPC, says it has no database and knows no way to one
+    assert "VpcConfig" not in props and whoami.function.is_bound_to_vpc is False
+    assert variables[c.MCP_NO_DATABASE] == "true"
+    assert not {k for k in variables if k.startswith("MCP_DB_")}
+    # and its role may not connect to any database, nor manage a VPC's network interfaces (AWS's managed policy)
+    assert database_users(template, granted) == set()
+    assert not [a for s in granted for a in actions(s) if a.startswith(("rds-db:", "ec2:"))]
+    assert "ManagedPolicyArns" not in template["Resources"][logical_id(stack, whoami.role)]["Properties"]
+    # while get_messages' function stays in the VPC as the server's user
+    get_props = template["Resources"][logical_id(stack, get.function)]["Properties"]
+    assert "VpcConfig" in get_props and c.MCP_NO_DATABASE not in get_props["Environment"]["Variables"]
+    assert database_users(template, statements(template, logical_id(stack, get.role))) == {"mcp_secure_messaging"}
 
 
 def test_only_a_placement_of_task_tools_runs_tasks_with_the_task_table_and_nothing_more(make_app):

@@ -40,7 +40,7 @@ from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
 from mcp_lambda.spec import ToolPlacement
-from mcp_servers import MESSAGING, MESSAGING_PLACED, REPORTS, WEATHER
+from mcp_servers import MESSAGING, MESSAGING_PLACED, REPORTS, SECURE_MESSAGING, WEATHER
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
@@ -89,6 +89,9 @@ def variants_app(outdir: Path) -> cdk.App:
                      tracing=McpTracing.adot(), alarm_topic=topic)
     # Least privilege per tool: each tool function with a database user of its own
     McpServerStack(app, "VariantPlacedMessaging", server=MESSAGING_PLACED)
+    # A tool of a database server placed without the database: outside its VPC, next to one inside
+    McpServerStack(app, "VariantPlacedOutsideVpc", server=dataclasses.replace(SECURE_MESSAGING, placements=(
+        ToolPlacement("whoami", database=False), ToolPlacement("get_messages"))))
     # A placed task tool: its function runs the tasks the front makes (the task table, the on-failure queue), in a
     # database's application tier without egress
     McpServerStack(app, "VariantPlacedReports", server=dataclasses.replace(REPORTS, placements=(

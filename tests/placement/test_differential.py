@@ -47,7 +47,8 @@ SECURE_CORPUS: list[tuple[str, str, dict[str, Any] | None, str]] = [
 ]
 PLACED = (
     placed(MESSAGING, ToolPlacement("post_message"), ToolPlacement("get_messages", memory_size=256)),
-    placed(SECURE_MESSAGING, ToolPlacement(("post_message", "whoami"), name="writes"), ToolPlacement("get_messages")),
+    placed(SECURE_MESSAGING, ToolPlacement("post_message", name="writes"), ToolPlacement("get_messages"),
+           ToolPlacement("whoami", database=False)),
 )
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _TOKEN_CLAIMS = ("exp", "iat", "nbf", "jti", "auth_time")
@@ -92,7 +93,8 @@ def test_placed_servers_answer_as_unplaced_ones(fresh_database):
         actual = replies(placed_server)
         # Every tool function served: the calls were forwarded, not run in the front.
         assert sorted(placed_server.tool_functions) == ["messaging-get-messages", "messaging-post-message",
-                                                        "secure-messaging-get-messages", "secure-messaging-writes"]
+                                                        "secure-messaging-get-messages", "secure-messaging-whoami",
+                                                        "secure-messaging-writes"]
         assert all(function.handler.started for function in placed_server.tool_functions.values())
     assert actual == expected
     # The corpus means something: posts, duplicates, tool and validation errors and sign-in refusals are in it.

@@ -589,13 +589,16 @@ class McpLambdaService(Construct):
         self.tool_functions: dict[str, McpToolFunction] = {}
         """The functions of the server's placed tools (``ServerSpec.placements``), by placement name."""
         for placement in server.placements:
+            # A placement without the database runs outside its VPC: Lambda's own route to the internet, no subnets.
+            inside = server.placement_database(placement) or not server.database
             self.tool_functions[placement.name] = McpToolFunction(
                 self, f"Tool-{placement.name}", server=server, placement=placement, code=code,
                 encryption_key=self.encryption_key, memory_size=memory_size, timeout=timeout, environment=variables,
-                architecture=architecture, runtime=runtime, log_retention=log_retention, vpc=vpc,
-                vpc_subnets=vpc_subnets, security_groups=security_groups, allow_all_outbound=allow_all_outbound,
-                database=database, migrations=self.migrations, request_state_secret=self.request_state_secret,
-                tracing=tracing, alarm_topic=alarm_topic,
+                architecture=architecture, runtime=runtime, log_retention=log_retention,
+                vpc=vpc if inside else None, vpc_subnets=vpc_subnets if inside else None,
+                security_groups=security_groups if inside else None, allow_all_outbound=allow_all_outbound,
+                database=database if inside else None, migrations=self.migrations if inside else (),
+                request_state_secret=self.request_state_secret, tracing=tracing, alarm_topic=alarm_topic,
             )
             if placement.tasks and self.tasks is not None:
                 self.tool_functions[placement.name].run_tasks(self.tasks)

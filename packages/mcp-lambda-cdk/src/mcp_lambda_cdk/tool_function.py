@@ -14,7 +14,9 @@ each ``tools/call`` of a placed tool to the tool's function by a synchronous inv
 - **its own memory, timeout, provisioned concurrency or SnapStart** (the placement's, else the front's);
 - **no endpoint**: no Function URL, no API; Lambda's Invoke API with the front's credentials is the only way in;
 - **its own security group** in the front's subnets when the server has a database: it sends to the proxy on
-  5432, HTTPS to Secrets Manager for the ``requestState`` key and to X-Ray when traced, and nothing else;
+  5432, HTTPS to Secrets Manager for the ``requestState`` key and to X-Ray when traced, and nothing else; a
+  placement with ``database=False`` is outside the VPC instead (``McpLambdaService`` gives it none): no way to the
+  proxy, no ``rds-db:connect``, ``MCP_NO_DATABASE``, and Lambda's own route to the internet for what it calls;
 - **its own alarms** (errors, throttles) and graphs, which the service puts on its dashboard;
 - **the tasks of its task tools** (``ToolPlacement(tasks=True)``, ``run_tasks``): the front makes each task and
   dispatches its asynchronous invocation to this function's alias, which runs it: the task table and settings,
@@ -56,7 +58,7 @@ class McpToolFunction(Construct):
 
     Usually made by ``McpLambdaService`` for each of its server's placements (``service.tool_functions``).
 
-    Attributes: ``placement``, ``function``, ``role``, ``alias``, ``function_arn`` (the alias's), ``log_group``,
+    Attributes: ``server``, ``placement``, ``function``, ``role``, ``alias``, ``function_arn`` (the alias's), ``log_group``,
     ``database``, ``database_user`` (its own, or None), ``tracing``, ``monitoring``.
 
     :param scope: the parent construct.
@@ -78,8 +80,8 @@ class McpToolFunction(Construct):
         ``allow_all_outbound`` says.
     :param allow_all_outbound: let the new group send anything anywhere. Default: False (only what it is wired
         to reach).
-    :param database: the database its tools use; it connects as ``server.placement_user(placement)``.
-        Default: none.
+    :param database: the database its tools use; it connects as ``server.placement_user(placement)``. None for a
+        placement with ``database=False`` (then ``MCP_NO_DATABASE`` is set). Default: none.
     :param migrations: the server's migrations on ``database`` (its own user is made after them). Default: none.
     :param request_state_secret: the server's ``requestState`` key, read on first use. Default: none.
     :param tracing: the front's tracing (the collector layer, active tracing). Default: none.
@@ -114,8 +116,14 @@ class McpToolFunction(Construct):
         super().__init__(scope, id)
         if placement not in server.placements:
             raise ValueError(f"placement {placement.name} is not one of the {server.name} server's")
-        if server.database and database is None:
+        uses_database = server.placement_database(placement)
+        if uses_database and database is None:
             raise ValueError(f"the {server.name} server declares database=True: its tool functions need the database")
+        if not uses_database and database is not None:
+            raise ValueError(f"placement {placement.name} of the {server.name} server has no database "
+                             "(database=False): give it none")
+        self.server = server
+        """The server whose tools it runs."""
         self.placement = placement
         """What this function runs."""
         self.database = database
@@ -147,7 +155,8 @@ class McpToolFunction(Construct):
             architecture=architecture,
             memory_size=placement.memory_size or memory_size,
             timeout=Duration.seconds(placement.timeout) if placement.timeout else timeout or Duration.seconds(30),
-            environment={**(environment or {}), c.MCP_TOOL_FUNCTION_TOOLS: ",".join(placement.tools)},
+            environment={**(environment or {}), c.MCP_TOOL_FUNCTION_TOOLS: ",".join(placement.tools),
+                         **({c.MCP_NO_DATABASE: "true"} if server.database and not uses_database else {})},
             environment_encryption=encryption_key,
             log_group=self.log_group,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if placement.snap_start else None,

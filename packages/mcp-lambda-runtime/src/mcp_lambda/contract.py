@@ -44,6 +44,10 @@ MCP_DB_IAM_AUTH = "MCP_DB_IAM_AUTH"
 MCP_DB_SECRET_ARN = "MCP_DB_SECRET_ARN"
 MCP_DB_TLS = "MCP_DB_TLS"
 MCP_DB_STATEMENT_TIMEOUT_MS = "MCP_DB_STATEMENT_TIMEOUT_MS"
+MCP_NO_DATABASE = "MCP_NO_DATABASE"
+"""``true``: this function has no database by declaration (a tool function placed with ``database=False``): the
+database lifespan hands its tools a database that refuses every statement, saying so, instead of failing to start
+for want of a configuration (or, locally, connecting through the process's ``DATABASE_URL``)."""
 
 # -- environment variables: schema migrations (mcp_lambda.migrations) --------------------------------------
 MCP_MIGRATIONS_DIR = "MCP_MIGRATIONS_DIR"

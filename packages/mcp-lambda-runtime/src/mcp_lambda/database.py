@@ -80,6 +80,14 @@ class StatementTimeout(Exception):
     """The server cancelled a statement that ran longer than the statement timeout."""
 
 
+class NoDatabase(RuntimeError):
+    """A statement in a function that has no database by declaration (``ToolPlacement(database=False)``).
+
+    Not a `DatabaseUnavailable`, which tools report as an outage to retry: retrying cannot help, the tool is placed
+    where it may not use the database. A declaration's mistake, so it is a crash to the SDK: the caller gets its
+    bare tool error and the function's log the reason with its traceback."""
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
     host: str | None
@@ -186,9 +194,12 @@ def connect(config: DatabaseConfig, timeout: float = SOCKET_TIMEOUT_SECONDS) -> 
 
 
 class Database:
-    """The environment's connection, opened on first use and reopened when found dead."""
+    """The environment's connection, opened on first use and reopened when found dead.
 
-    def __init__(self, config: DatabaseConfig) -> None:
+    `config` None: the environment has no database by declaration (`MCP_NO_DATABASE`); every statement raises
+    `NoDatabase`."""
+
+    def __init__(self, config: DatabaseConfig | None) -> None:
         self.config = config
         self._connection: pg8000.native.Connection | None = None
         self.reconnects = 0
@@ -198,6 +209,9 @@ class Database:
     def run(self, sql: str, **params: Any) -> list[list[Any]]:
         """Run one idempotent statement; reconnect and retry once if the connection was lost, all within the
         invocation's time (DatabaseDeadline when it runs out)."""
+        if self.config is None:
+            raise NoDatabase("this tool's function has no database: its placement says database=False "
+                             "(ToolPlacement in the server's declaration)")
         if not tracing.recording():
             return self._run(sql, params)
         operation = _operation(sql)
@@ -244,6 +258,7 @@ class Database:
         return left
 
     def _connected(self, timeout: float = SOCKET_TIMEOUT_SECONDS) -> pg8000.native.Connection:
+        assert self.config is not None  # run() refuses first
         if self._connection is None:
             try:
                 self._connection = connect(self.config, timeout)
@@ -256,6 +271,8 @@ class Database:
 
     def warm(self) -> None:
         """Connect now if possible (at lifespan start); a failure is logged and retried on first use."""
+        if self.config is None:
+            return
         try:
             self._connected(min(WARM_TIMEOUT_SECONDS, max(time_left(), MIN_WAIT_SECONDS)))
         except DatabaseUnavailable:
@@ -342,16 +359,30 @@ def _environment() -> Mapping[str, str]:
     return environ() if environ is not None else os.environ
 
 
+def configured(env: Mapping[str, str]) -> DatabaseConfig | None:
+    """An environment's database: its configuration (`DatabaseConfig.from_env`, which refuses none), or None where
+    `MCP_NO_DATABASE=true` says it has none by declaration."""
+    if env.get(c.MCP_NO_DATABASE, "").lower() == "true":
+        return None
+    return DatabaseConfig.from_env(env)
+
+
 @asynccontextmanager
 async def database_lifespan(server: Any) -> AsyncIterator[DatabaseState]:
     """An MCPServer lifespan: one `Database` per execution environment, closed at shutdown.
 
     The connection is attempted at start but a failure does not fail the start: tools that do not
     touch the database keep working, and the others report the outage as a tool error and reconnect
-    on their next call.
+    on their next call. Not attempted where no tool of the server runs (a front whose every tool is placed on a
+    function of its own, `mcp_lambda.placement`): opened there only if something asks. A function placed without
+    the database (`MCP_NO_DATABASE`) has a `Database` that refuses every statement.
     """
-    db = Database(DatabaseConfig.from_env(_environment()))
-    db.warm()
+    from mcp_lambda.placement import runs_no_tool  # placement imports the SDK; the migrations import this module
+
+    environ = _environment()
+    db = Database(configured(environ))
+    if not runs_no_tool(server, environ):
+        db.warm()
     try:
         yield DatabaseState(db)
     finally:

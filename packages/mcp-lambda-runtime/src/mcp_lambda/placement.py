@@ -98,6 +98,16 @@ def own_tools(environ: Mapping[str, str]) -> frozenset[str] | None:
     return None if raw is None else frozenset(t.strip() for t in raw.split(",") if t.strip())
 
 
+def runs_no_tool(server: Any, environ: Mapping[str, str]) -> bool:
+    """Whether an environment runs none of `server`'s tools: a front whose every tool is placed elsewhere. Such an
+    environment needs no warm database connection (`mcp_lambda.database.database_lifespan`)."""
+    placed = tool_functions(environ)
+    manager = getattr(server, "_tool_manager", None)
+    if not placed or manager is None or own_tools(environ) is not None:
+        return False
+    return all(tool.name in placed for tool in manager.list_tools())
+
+
 # -- installation --------------------------------------------------------------------------------------------
 
 

@@ -92,6 +92,11 @@ class ToolPlacement:
     :param tasks: its tools include task tools (``mcp_lambda.tasks``), whose tasks the front makes and this
         function runs: on AWS it gets the server's task table (read and write) and the task settings, which a
         placement without task tools has no use for. Needs ``tasks=True`` on the server. Default: False.
+    :param database: whether its tools use the server's database. False on a server with a database: the
+        function has none (``MCP_NO_DATABASE``; a statement is refused with ``NoDatabase``) and on AWS runs outside
+        the database's VPC, with no way to the proxy, no ``rds-db:connect`` and Lambda's own route to the internet:
+        the place for a tool that calls a public API next to tools that write the database. Default: None, the
+        server's (``ServerSpec.database``).
     """
 
     tools: str | Sequence[str]
@@ -102,6 +107,7 @@ class ToolPlacement:
     provisioned_concurrency: int = 0
     snap_start: bool = False
     tasks: bool = False
+    database: bool | None = None
 
     def __post_init__(self) -> None:
         tools = (self.tools,) if isinstance(self.tools, str) else tuple(self.tools)
@@ -124,6 +130,8 @@ class ToolPlacement:
             raise SpecError(f"placement {name}: provisioned_concurrency cannot be negative")
         if self.snap_start and self.provisioned_concurrency:
             raise SpecError(f"placement {name}: SnapStart and provisioned concurrency do not go together")
+        if self.database is False and self.grants is not None:
+            raise SpecError(f"placement {name}: grants are on the database, which database=False says it has not")
 
     @property
     def table_grants(self) -> tuple[TableGrant, ...]:
@@ -210,6 +218,9 @@ class ServerSpec:
         for placement in placements:
             if placement.grants is not None and not self.database:
                 raise SpecError(f"{self.name}: placement {placement.name} has grants, which need database=True")
+            if placement.database and not self.database:
+                raise SpecError(f"{self.name}: placement {placement.name} says database=True, which needs "
+                                "database=True on the server")
             if placement.tasks and not self.tasks:
                 raise SpecError(f"{self.name}: placement {placement.name} runs tasks, which need tasks=True")
             if len(self.placement_user(placement) or "") > MAX_IDENTIFIER:
@@ -234,10 +245,18 @@ class ServerSpec:
 
     def placement_user(self, placement: ToolPlacement) -> str | None:
         """The database user `placement`'s function connects as: its own, ``mcp_<name>_<placement>``, when it
-        declares ``grants``; else the server's (``database_user``, None for the database's owner)."""
+        declares ``grants``; else the server's (``database_user``, None for the database's owner); None for a
+        placement without the database."""
+        if not self.placement_database(placement):
+            return None
         if placement.grants is None:
             return self.database_user
         return f"{DATABASE_USER_PREFIX}{self.name}_{placement.name}".replace("-", "_")
+
+    def placement_database(self, placement: ToolPlacement) -> bool:
+        """Whether `placement`'s function uses the server's database: the server has one and the placement does not
+        say ``database=False``."""
+        return self.database and placement.database is not False
 
     def placement_for(self, tool: str) -> ToolPlacement | None:
         """The placement running `tool`, or None when it runs in the server's function."""

@@ -128,10 +128,15 @@ class LocalServer:
             raise
 
     def _tool_environment(self, server: ServerSpec, placement: ToolPlacement) -> dict[str, str]:
-        """A tool function's own variables: its tools, and its database user's URL (its own, else the server's)."""
+        """A tool function's own variables: its tools, and its database user's URL (its own, else the server's), or
+        that it has no database (a placement with ``database=False``, which must not reach the process's
+        ``DATABASE_URL``)."""
+        own = {c.MCP_TOOL_FUNCTION_TOOLS: ",".join(placement.tools)}
+        if server.database and not server.placement_database(placement):
+            return {**own, c.MCP_NO_DATABASE: "true"}
         name = tool_function_name(server, placement)
         url = self.database_urls.get(name) or self.database_urls.get(server.name)
-        return {c.MCP_TOOL_FUNCTION_TOOLS: ",".join(placement.tools), **({c.DATABASE_URL: url} if url else {})}
+        return {**own, **({c.DATABASE_URL: url} if url else {})}
 
     def _environment(self, server: ServerSpec) -> dict[str, str]:
         """The server's own variables: its database user's URL when it has one; sign-in trusts `providers` (by
