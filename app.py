@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The CDK app: a stack for every server declared in mcp_servers.py (McpWeatherStack, McpMessagingStack,
-McpSecureMessagingStack, McpReportsStack), nothing else.
+McpSecureMessagingStack, McpReportsStack, McpMessagingPlacedStack), nothing else.
 
 Context values (``cdk deploy -c name=value``; docs/deploy.md): ``googleClientId`` and ``allowedDomains`` (sign-in
 with Google, see mcp_lambda_cdk.server_stack); ``retainVersions=true`` keeps every deploy's published version of
-each server's function, which CloudFormation otherwise deletes once the ``live`` alias has moved on, so that
+each server's function (and of its placed tools' functions), which CloudFormation otherwise deletes once the ``live`` alias has moved on, so that
 ``aws lambda update-alias`` can move the alias back without a deploy.
 """
 
@@ -27,6 +27,7 @@ for server in SERVERS:
     if server.deploy:
         stack = McpServerStack(app, stack_id(server), server=server, env=env)
         if retain_versions:
-            stack.service.function.current_version.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+            for function in (stack.service.function, *(t.function for t in stack.service.tool_functions.values())):
+                function.current_version.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
 app.synth()

@@ -35,14 +35,12 @@ REPORTS = ServerSpec(
 )
 # The messaging server with least privilege per tool (ServerSpec.placements): behind its one endpoint, post_message
 # runs on a function of its own whose database user may only insert, get_messages on one whose user may only
-# select, and the front (the protocol, sign-in, validation) connects as a user that may do nothing. Served by make
-# serve at /messaging-placed/mcp; not one of app.py's stacks (it would add a second database): a stack of it is
-# McpServerStack(app, stack_id(MESSAGING_PLACED), server=MESSAGING_PLACED), synthesized in tests/cdk.
+# select, and the front (the protocol, validation) runs none of them and connects as a user that may do nothing.
+# Served by make serve at /messaging-placed/mcp; McpMessagingPlacedStack, with a database of its own.
 MESSAGING_PLACED = ServerSpec(
     "messaging-placed", SERVERS_DIR / "messaging", database=True, grants={},
     placements=(ToolPlacement("post_message", grants={"messages": ("INSERT",)}),
                 ToolPlacement("get_messages", grants={"messages": ("SELECT",)})),
-    deploy=False,
 )
 # The official conformance suite's server: served locally for tests/conformance, never deployed.
 CONFORMANCE = ServerSpec("conformance", SERVERS_DIR / "conformance", tasks=True, deploy=False)

@@ -54,6 +54,8 @@ FREE = frozenset({
 #: the one tool calls invoke.
 _SERVICE_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.server\.handler$")
 _TASKS_TABLE = "MCP_TASKS_TABLE"
+#: A service's placed tools (its functions forward their calls) and a placed tool's function (runs them).
+_TOOL_FUNCTIONS, _TOOL_FUNCTION_TOOLS = "MCP_TOOL_FUNCTIONS", "MCP_TOOL_FUNCTION_TOOLS"
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,16 @@ def stack_cost(template: Template, prices: Prices) -> StackCost:
 
 
 def _service_functions(template: Template) -> list[Resource]:
+    """The functions clients call: a server's, not its placed tools' (which run the same handler)."""
+    return [f for f in _handler_functions(template) if _TOOL_FUNCTION_TOOLS not in _environment(f)]
+
+
+def _tool_functions(template: Template) -> list[Resource]:
+    """Placed tools' functions (``ServerSpec.placements``): invoked by their service, once per call of their tools."""
+    return [f for f in _handler_functions(template) if _TOOL_FUNCTION_TOOLS in _environment(f)]
+
+
+def _handler_functions(template: Template) -> list[Resource]:
     return [f for f in template.of_type("AWS::Lambda::Function") if _SERVICE_HANDLER.match(str(f.properties.get("Handler")))]
 
 
@@ -167,6 +179,10 @@ def _call_profile(template: Template, function: Resource, prices: Prices) -> tup
         client_requests = invocations - 1  # the worker is invoked by the function itself, not through the endpoint
     else:
         invocations, milliseconds, client_requests = 1.0, billed_ms, 1.0
+    if _TOOL_FUNCTIONS in _environment(function):
+        # Its calls are forwarded to placed tools' functions (all of them, as taken here): it is billed for its own
+        # part and for the time it waits on the tool function's answer, which is the tool's own billed time.
+        milliseconds += billed_ms
     cold = prices.assumption("cold_starts_per_thousand_calls") / 1000 * prices.assumption("billed_init_ms")
     gb_seconds = _memory_gb(function) * (milliseconds + cold) / 1000
     log_gb = invocations * prices.assumption("log_bytes_per_invocation") / 1e9
@@ -186,11 +202,19 @@ Pricer = Callable[[Template, Resource, Prices, Services, float], Iterable[Line]]
 
 
 def _function(template: Template, resource: Resource, prices: Prices, services: Services, share: float):
+    size = f"Lambda {_memory_gb(resource) * 1024:.0f} MB {_architecture(resource)}"
     for function, profile in services:
         if function.id == resource.id:
             tasks = " (task tools: call, worker, 3 polls)" if profile.dynamodb_writes else ""
-            yield Line(resource.id, f"Lambda {_memory_gb(resource) * 1024:.0f} MB {_architecture(resource)}, "
-                       f"{profile.invocations:g} invocation(s) per call{tasks}, with logs", 0.0, share * profile.lambda_usd)
+            waits = ", waiting on its placed tools' functions" if _TOOL_FUNCTIONS in _environment(resource) else ""
+            yield Line(resource.id, f"{size}, {profile.invocations:g} invocation(s) per call{tasks}{waits}, with logs",
+                       0.0, share * profile.lambda_usd)
+    tools = _tool_functions(template)
+    if resource.id in {tool.id for tool in tools}:
+        # Each call is forwarded to one placed tool's function: calls taken as spread evenly over them.
+        _, profile = _call_profile(template, resource, prices)
+        yield Line(resource.id, f"{size}, a placed tool's function: 1 invocation per call of its tools "
+                   f"(1 in {len(tools)} calls), with logs", 0.0, profile.lambda_usd / len(tools))
 
 
 def _alias(template: Template, resource: Resource, prices: Prices, services: Services, share: float):

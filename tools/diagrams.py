@@ -5,7 +5,7 @@
 
 Two halves. `architecture(template)` reads the template into a small model (standard library only, so the tests
 check it in CI): the services and their endpoints, the VPC and its Availability Zones, NAT and endpoints, the
-proxy and the database with its size, sign-in (the Cognito pool, the authorization server), task state, keys,
+proxy and the database with its size, placed tools' functions, sign-in (the Cognito pool, the authorization server), task state, keys,
 secrets and alarms. `draw(model, path)` renders it with the `diagrams` library (mingrammer; AWS's icons) and
 Graphviz, which only `make diagrams` installs (`tools/diagram-requirements.txt`, `.tools/diagrams`).
 """
@@ -19,8 +19,12 @@ from pathlib import Path
 
 from tools.templates import Resource, Template, load, text
 
+# The runtime's contract names (mcp_lambda.contract; tests/tools checks they agree), spelled here because make
+# diagrams' own venv holds no runtime.
 _SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 _TASKS_TABLE = "MCP_TASKS_TABLE"
+_TOOL_FUNCTION_TOOLS = "MCP_TOOL_FUNCTION_TOOLS"
+_DB_USER = "MCP_DB_USER"
 _AUTHORIZATION_HANDLER = "mcp_lambda.authorization.handler.handler"
 
 
@@ -35,11 +39,21 @@ class Service:
 
 
 @dataclass
+class ToolFunction:
+    """A placed tool's function (``ServerSpec.placements``): invoked by its service only, no endpoint."""
+
+    tools: str
+    size: str
+    database_user: str | None
+
+
+@dataclass
 class Architecture:
     """What a stack deploys, as the diagram shows it."""
 
     stack: str
     services: list[Service]
+    tool_functions: list[ToolFunction] = field(default_factory=list)
     rest_api: bool = False
     waf_rules: int = 0
     vpc_azs: int = 0
@@ -64,7 +78,16 @@ def _environment(function: Resource) -> dict:
 
 
 def _is_service(function: Resource) -> bool:
-    return str(function.properties.get("Handler", "")).endswith(".server.handler")
+    return str(function.properties.get("Handler", "")).endswith(".server.handler") and not _is_tool_function(function)
+
+
+def _is_tool_function(function: Resource) -> bool:
+    return _TOOL_FUNCTION_TOOLS in _environment(function)
+
+
+def _size(function: Resource) -> str:
+    architecture_name = (function.properties.get("Architectures") or ["x86_64"])[0]
+    return f"{function.properties.get('Runtime')} {architecture_name}\n{function.properties.get('MemorySize', 128)} MB"
 
 
 def architecture(template: Template) -> Architecture:
@@ -72,19 +95,22 @@ def architecture(template: Template) -> Architecture:
     urls = template.of_type("AWS::Lambda::Url")
     services = []
     vpc_azs = 0
+    tool_functions = []
     for function in template.of_type("AWS::Lambda::Function"):
+        if _is_tool_function(function):
+            user = _environment(function).get(_DB_USER)
+            tool_functions.append(ToolFunction(str(_environment(function)[_TOOL_FUNCTION_TOOLS]), _size(function),
+                                               str(user) if user is not None else None))
         if not _is_service(function):
             continue
         auth = next((str(url.properties.get("AuthType")) for url in urls
                      if function.id in {r.id for r in template.referenced(url.properties.get("TargetFunctionArn"))}), None)
         endpoint = f"URL auth {auth}" if auth else "REST API"
-        architecture_name = (function.properties.get("Architectures") or ["x86_64"])[0]
-        size = f"{function.properties.get('Runtime')} {architecture_name}\n{function.properties.get('MemorySize', 128)} MB"
-        services.append(Service(str(_environment(function).get(_SERVICE_NAME, function.id)), size, endpoint,
+        services.append(Service(str(_environment(function).get(_SERVICE_NAME, function.id)), _size(function), endpoint,
                                 _TASKS_TABLE in _environment(function)))
         vpc_azs = max(vpc_azs, len((function.properties.get("VpcConfig") or {}).get("SubnetIds") or []))
 
-    model = Architecture(template.name, services, vpc_azs=vpc_azs)
+    model = Architecture(template.name, services, tool_functions, vpc_azs=vpc_azs)
     model.rest_api = bool(template.of_type("AWS::ApiGateway::RestApi"))
     model.waf_rules = sum(len(acl.properties.get("Rules") or []) for acl in template.of_type("AWS::WAFv2::WebACL"))
     model.nat_gateways = len(template.of_type("AWS::EC2::NatGateway"))
@@ -163,12 +189,16 @@ def draw(model: Architecture, path: Path) -> Path:
         def service_nodes() -> list:
             return [(service, Lambda(f"{service.name}\n{service.size} · live")) for service in model.services]
 
+        def tool_nodes() -> list:
+            return [(tool, Lambda(f"{tool.tools}\n{tool.size} · live\nno endpoint")) for tool in model.tool_functions]
+
         database_nodes: dict[str, object] = {}
         if model.vpc_azs:
             with Cluster(f"VPC · {model.vpc_azs} Availability Zones", graph_attr=_CLUSTER):
                 route = "route out through NAT" if model.nat_gateways else "no route out"
                 with Cluster(f"application subnets ({route})", graph_attr=_CLUSTER):
                     services = service_nodes()
+                    tools = tool_nodes()
                     endpoints = {name: Endpoint(f"{name}\ninterface endpoint") for name in model.interface_endpoints}
                     migrations = Lambda("schema migrations\n(deploy time)") if model.migrations else None
                 with Cluster("database subnets (isolated)", graph_attr=_CLUSTER):
@@ -181,6 +211,7 @@ def draw(model: Architecture, path: Path) -> Path:
                         nat = NATGateway(f"NAT gateway ×{model.nat_gateways}")
         else:
             services = service_nodes()
+            tools = tool_nodes()
             endpoints = {}
             migrations = None
 
@@ -199,9 +230,21 @@ def draw(model: Architecture, path: Path) -> Path:
                     node >> side("keys, credentials") >> via >> side() >> secrets
                 else:
                     node >> side("request-state keys") >> secrets
-            if "proxy" in database_nodes:
+            if "proxy" in database_nodes and not tools:
                 node >> flow("2 · PostgreSQL\nIAM token, TLS") >> database_nodes["proxy"]
                 database_nodes["proxy"] >> flow("3 · pooled") >> database_nodes["db"]
+            for tool, tool_node in tools:
+                # A placed tool's call: forwarded by a synchronous invoke of the tool function's live alias.
+                via = endpoints.get("lambda")
+                if via is not None:
+                    node >> flow("2 · invoke tools/call") >> via >> flow("") >> tool_node
+                else:
+                    node >> flow("2 · invoke tools/call") >> tool_node
+                tool_node >> side("logs", "dotted") >> watch
+                if "proxy" in database_nodes and tool.database_user:
+                    tool_node >> flow(f"3 · PostgreSQL as\n{tool.database_user}") >> database_nodes["proxy"]
+            if "proxy" in database_nodes and tools:
+                database_nodes["proxy"] >> flow("4 · pooled") >> database_nodes["db"]
             if service.tasks:
                 table = Dynamodb("DynamoDB\ntask state")
                 via = " (gateway endpoint)" if "dynamodb" in model.gateway_endpoints else ""

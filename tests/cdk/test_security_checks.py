@@ -40,7 +40,7 @@ from mcp_lambda_cdk.bundling import SKIP_BUNDLING_CONTEXT
 from mcp_lambda_cdk.lambda_service import McpEndpoint, McpLambdaService
 from mcp_lambda_cdk.tasks import TasksOptions
 from mcp_lambda.spec import ToolPlacement
-from mcp_servers import MESSAGING, MESSAGING_PLACED, REPORTS, SECURE_MESSAGING, WEATHER
+from mcp_servers import MESSAGING, REPORTS, SECURE_MESSAGING, WEATHER
 from tests.cdk.conftest import REPO_ROOT, cdk_json_context, run_app_py, spec
 
 CHECKOV_VENV = REPO_ROOT / ".tools" / "checkov"
@@ -87,8 +87,7 @@ def variants_app(outdir: Path) -> cdk.App:
     # A placed tool outside any VPC, traced, restored from SnapStart
     McpLambdaService(stack, "Placed", server=spec("weather", placements=(ToolPlacement("get_weather", snap_start=True),)),
                      tracing=McpTracing.adot(), alarm_topic=topic)
-    # Least privilege per tool: each tool function with a database user of its own
-    McpServerStack(app, "VariantPlacedMessaging", server=MESSAGING_PLACED)
+    # Least privilege per tool, each tool function with a database user of its own: app.py's McpMessagingPlacedStack
     # A tool of a database server placed without the database: outside its VPC, next to one inside
     McpServerStack(app, "VariantPlacedOutsideVpc", server=dataclasses.replace(SECURE_MESSAGING, placements=(
         ToolPlacement("whoami", database=False), ToolPlacement("get_messages"))))
@@ -125,7 +124,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> list[Synthesized]:
             if isinstance(child, cdk.Stack):
                 artifact = assembly.get_stack_by_name(child.stack_name)
                 result.append(Synthesized(child, Path(assembly.directory) / artifact.template_file))
-    assert {"McpWeatherStack", "McpMessagingStack", "McpReportsStack"} <= {s.stack.stack_name for s in result}
+    assert {"McpWeatherStack", "McpMessagingStack", "McpReportsStack", "McpMessagingPlacedStack"} <= {
+        s.stack.stack_name for s in result}
     return result
 
 

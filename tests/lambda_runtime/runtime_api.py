@@ -200,7 +200,9 @@ def _runtime_handler(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
 
 
 class InvokeApi:
-    """Lambda's `Invoke` (asynchronous events only) for the functions registered by name."""
+    """Lambda's `Invoke` for the functions registered by name: asynchronous events (202, queued), and synchronous
+    ones (`RequestResponse`: the function's answer as the payload; a function error is 200 with
+    `X-Amz-Function-Error: Unhandled` and the error as the payload, as Lambda answers it)."""
 
     def __init__(self) -> None:
         self.targets: dict[str, RuntimeApi] = {}
@@ -221,21 +223,26 @@ class InvokeApi:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def _invoke(self, function: str, invocation_type: str, event: Any) -> tuple[int, dict[str, Any]]:
+    def _invoke(self, function: str, invocation_type: str, event: Any) -> tuple[int, Any, dict[str, str]]:
         # FunctionName may be a name, a partial or full ARN, with or without a qualifier.
         parts = function.split(":")
         name, qualifier = (parts[6], parts[7] if len(parts) > 7 else None) if function.startswith("arn:") else (
             parts[0], parts[1] if len(parts) > 1 else None)
         target = self.targets.get(name)
         if target is None:
-            return 404, {"Type": "User", "message": f"Function not found: {function}"}
-        if invocation_type != "Event":
-            return 400, {"Type": "User", "message": "this stand-in serves InvocationType=Event only"}
+            return 404, {"Type": "User", "message": f"Function not found: {function}"}, {}
+        if invocation_type not in ("Event", "RequestResponse"):
+            return 400, {"Type": "User", "message": f"this stand-in serves no {invocation_type} invocation"}, {}
         request_id = target.send(event)
         with self._lock:
             self.invocations.append({"function": name, "qualifier": qualifier, "event": event,
-                                     "request_id": request_id})
-        return 202, {}
+                                     "request_id": request_id, "type": invocation_type})
+        if invocation_type == "Event":
+            return 202, {}, {}
+        kind, answer = target.answer(request_id, timeout=target.timeout_seconds + 5)
+        if kind == "response":
+            return 200, answer, {}
+        return 200, answer, {"X-Amz-Function-Error": "Unhandled"}
 
 
 def _invoke_handler(api: InvokeApi) -> type[BaseHTTPRequestHandler]:
@@ -248,9 +255,10 @@ def _invoke_handler(api: InvokeApi) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, b'{"message":"not an Invoke request"}')
                 return
             function = unquote(path[len(prefix):-len(suffix)])
-            status, answer = api._invoke(function, self.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
-                                         body)
-            self._reply(status, json.dumps(answer).encode() if answer else b"",
-                        {"x-amzn-RequestId": str(uuid.uuid4())})
+            status, answer, headers = api._invoke(function, self.headers.get("X-Amz-Invocation-Type",
+                                                                             "RequestResponse"), body)
+            payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode() if answer else b""
+            self._reply(status, payload, {"x-amzn-RequestId": str(uuid.uuid4()), "X-Amz-Executed-Version": "1",
+                                          **headers})
 
     return Handler

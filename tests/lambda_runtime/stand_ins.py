@@ -245,6 +245,12 @@ class StandIns:
         name = props.get("FunctionName") or f"{stack}-{logical_id}"[:50] + f"-{_suffix(stack, logical_id)[:13]}"
         return {"Ref": name, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"}
 
+    def _alias(self, stack: str, template: dict[str, Any], logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+        # An alias's Ref is its ARN: the function's with the alias name as qualifier (what a front invokes).
+        function = self.render(stack, template, props["FunctionName"])
+        arn = function if function.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
+        return {"Ref": f"{arn}:{props['Name']}"}
+
     def _log_group(self, stack: str, template: dict[str, Any], logical_id: str,
                    props: dict[str, Any]) -> dict[str, str]:
         name = props.get("LogGroupName") or f"{stack}-{logical_id}-{_suffix(stack, logical_id)[:12]}"
@@ -288,6 +294,7 @@ _MAKERS = {
     "AWS::Cognito::UserPoolClient": StandIns._user_pool_client,
     "AWS::Lambda::Url": StandIns._function_url,
     "AWS::Lambda::Function": StandIns._function,
+    "AWS::Lambda::Alias": StandIns._alias,
     "AWS::Logs::LogGroup": StandIns._log_group,
 }
 

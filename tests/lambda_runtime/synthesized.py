@@ -29,12 +29,13 @@ class SynthesizedFunction:
     """One function of ours in the synthesized app and its template resource."""
 
     path: str
-    kind: str  # "service", "migrations" or "authorization"
+    kind: str  # "service", "tool" (a placed tool's function), "migrations" or "authorization"
     stack: str
     logical_id: str
     template: dict[str, Any]
     bundle: dict[str, Any]  # {"server_folder": ..., "extras": [...]} or {"runtime_subpackage": ..., "extras": [...]}
-    server: dict[str, Any] | None = None  # for services: the declaration's name, database, sign_in, tasks
+    server: dict[str, Any] | None = None  # services, tools: the declaration's name, database, sign_in, tasks
+    placement: str | None = None  # a tool function's placement name
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -46,7 +47,10 @@ class SynthesizedFunction:
 
     @property
     def name(self) -> str:
-        """What a test calls it: the server's name, or the construct path's last part."""
+        """What a test calls it: the server's name (a tool function's: ``<server>/<placement>``), or the construct
+        path's last part."""
+        if self.server and self.placement:
+            return f"{self.server['name']}/{self.placement}"
         return self.server["name"] if self.server else self.path.rsplit("/", 1)[-1].lower()
 
 
@@ -77,6 +81,7 @@ def _describe() -> list[dict[str, Any]]:
     from mcp_lambda_cdk.authorization_server import AUTHORIZATION_EXTRA, McpAuthorizationServer
     from mcp_lambda_cdk.lambda_service import McpLambdaService
     from mcp_lambda_cdk.migrations import McpSchemaMigrations
+    from mcp_lambda_cdk.tool_function import McpToolFunction
 
     app: cdk.App = runpy.run_path(str(ROOT / "app.py"), run_name="app")["app"]
     assembly = app.synth()
@@ -84,13 +89,16 @@ def _describe() -> list[dict[str, Any]]:
     for stack in (child for child in app.node.children if isinstance(child, cdk.Stack)):
         template_file = assembly.get_stack_by_name(stack.stack_name).template_file
         for construct in stack.node.find_all():
-            server = None
-            if isinstance(construct, McpLambdaService):
-                kind = "service"
+            server, placement = None, None
+            if isinstance(construct, McpLambdaService | McpToolFunction):
+                kind = "service" if isinstance(construct, McpLambdaService) else "tool"
                 bundle = {"server_folder": str(construct.server.folder),
                           "extras": ["tracing"] if construct.tracing is not None else []}
                 server = {"name": construct.server.name, "database": construct.server.database,
                           "sign_in": construct.server.sign_in, "tasks": construct.server.tasks}
+                if isinstance(construct, McpToolFunction):
+                    placement = construct.placement.name
+                    server["database"] = construct.server.placement_database(construct.placement)
             elif isinstance(construct, McpSchemaMigrations):
                 kind, bundle = "migrations", {"server_folder": str(construct.directory)}
             elif isinstance(construct, McpAuthorizationServer):
@@ -100,7 +108,8 @@ def _describe() -> list[dict[str, Any]]:
                 continue
             found.append({"path": construct.node.path, "kind": kind, "stack": stack.stack_name,
                           "logical_id": stack.get_logical_id(construct.function.node.default_child),
-                          "template_file": template_file, "bundle": bundle, "server": server})
+                          "template_file": template_file, "bundle": bundle, "server": server,
+                          "placement": placement})
     return found
 
 

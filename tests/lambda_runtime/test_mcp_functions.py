@@ -7,7 +7,10 @@ invocations. Per function: initialize, tools/list, a tools/call that succeeds, t
 a body that is not JSON (a JSON-RPC parse error with 400, which is a response, not a function error), and
 SIGTERM (exit 0, the lifespan closed: the SDK's session manager says so, and a database server's connection,
 one per environment and reused, goes away). The task tool's work runs in another environment of the same
-function, which gets it through Lambda's Invoke API as an asynchronous event.
+function, which gets it through Lambda's Invoke API as an asynchronous event. A server with placed tools runs with
+an environment of each tool function beside its front, which forwards each call through Lambda's Invoke API
+(`RequestResponse` to the tool function's `live` alias, as its template names it): the calls run there, each tool
+function on a connection of its own, and the front, which runs none of its tools, opens none.
 
 When the tests run as root the functions run as `nobody`; otherwise as the session's own user (image.py).
 """
@@ -47,12 +50,17 @@ SERVERS = {
     "secure-messaging": Server(frozenset({"post_message", "get_messages", "whoami"}),
                                ("post_message", {"text": "signed in under Lambda"})),
     "reports": Server(frozenset({"messages_report"}), ("messages_report", {})),
+    "messaging-placed": Server(frozenset({"post_message", "get_messages"}),
+                               ("post_message", {"text": "placed under Lambda"})),
 }
 
 
 def test_every_server_function_of_the_app_is_run_here(synthesized):
-    """The servers below are the app's: a new one fails here until it has its expected answers."""
+    """The servers below are the app's: a new one fails here until it has its expected answers. Their placed tools'
+    functions are run with them (`ToolEnvironments`)."""
     assert sorted(f.name for f in by_kind(synthesized, "service")) == sorted(SERVERS)
+    assert sorted(f.name for f in by_kind(synthesized, "tool")) == [
+        "messaging-placed/get-messages", "messaging-placed/post-message"]
 
 
 def test_every_python_function_with_a_bundle_is_one_the_harness_runs(synthesized):
@@ -74,6 +82,28 @@ def test_every_python_function_with_a_bundle_is_one_the_harness_runs(synthesized
 def server_function(deployment: Deployment, name: str):
     (function,) = [f for f in by_kind(deployment.functions, "service") if f.name == name]
     return function
+
+
+class ToolEnvironments:
+    """An environment of each placed tool's function of a server, each with its own link to the database, reached
+    by the front through Lambda's Invoke API (`RequestResponse`, routed by function name)."""
+
+    def __init__(self, deployment: Deployment, server: str, database_url: str) -> None:
+        self.links: dict[str, DatabaseLink] = {}
+        self.environments: dict[str, ExecutionEnvironment] = {}
+        for function in by_kind(deployment.functions, "tool"):
+            if function.server["name"] != server:
+                continue
+            link = self.links[function.placement] = DatabaseLink(database_url)
+            configured = deployment.configure(function, link.url if function.server["database"] else None)
+            environment = self.environments[function.placement] = deployment.start(configured)
+            deployment.lambda_api.route(configured.name, environment.api)
+
+    def close(self) -> None:
+        for environment in self.environments.values():
+            environment.close()
+        for link in self.links.values():
+            link.close()
 
 
 def token_for(deployment: Deployment, function, environment: ExecutionEnvironment) -> str:
@@ -100,6 +130,7 @@ def test_the_function_serves_mcp_under_the_runtime_interface_client(name, deploy
     link = DatabaseLink(database_url)
     configured = deployment.configure(function, link.url if function.server["database"] else None)
     host, auth_type = deployment.url(function)
+    tools = ToolEnvironments(deployment, name, database_url)
     environment = deployment.start(configured)
     try:
         assert process_uid(environment) == (function_user() or (os.getuid(),))[0]
@@ -128,8 +159,17 @@ def test_the_function_serves_mcp_under_the_runtime_interface_client(name, deploy
         malformed = client.post(b'{"jsonrpc": "2.0", "id": 1, "method": ', {"mcp-protocol-version": "2025-11-25"})
         assert malformed.status == 400 and malformed.json()["error"]["code"] == -32700
 
-        if function.server["database"]:
+        if function.server["database"] and not tools.environments:
             assert (link.connections, link.open) == (1, 1), "one connection per environment, reused"
+        if tools.environments:
+            # A placed server's calls ran on its tool functions, each on its own connection; the front, which runs
+            # none of its tools, opened none.
+            assert link.connections == 0, "the front of placed tools does not connect"
+            invoked = [i for i in deployment.lambda_api.invocations if i["type"] == "RequestResponse"]
+            assert {tools.environments[p].function.name for p in tools.environments} <= {i["function"] for i in invoked}
+            assert {i["qualifier"] for i in invoked} == {"live"}
+            for placement, tool_link in tools.links.items():
+                assert (tool_link.connections, tool_link.open) == (1, 1), placement
 
         # Frozen after its answer (Lambda's freeze between invocations), thawed by the next event.
         environment.api.wait_idle(timeout=30)  # a guard: it asks for the next event right after answering
@@ -141,11 +181,16 @@ def test_the_function_serves_mcp_under_the_runtime_interface_client(name, deploy
         returncode = environment.shut_down()
         assert returncode == 0, f"exit {returncode} after SIGTERM:\n{environment.output()[-3000:]}"
         assert SESSION_CLOSED in environment.output(), "the lifespan closed"
-        if function.server["database"]:
+        if function.server["database"] and not tools.environments:
             link.wait_closed(timeout=10)
             assert (link.open, link.goodbyes, link.vanished) == (0, 1, 0), "the lifespan closed its connection"
+        for placement, tool_environment in tools.environments.items():
+            assert tool_environment.shut_down() == 0, f"{placement}:\n{tool_environment.output()[-3000:]}"
+            tools.links[placement].wait_closed(timeout=10)
+            assert (tools.links[placement].open, tools.links[placement].goodbyes) == (0, 1), placement
     finally:
         environment.close()
+        tools.close()
         link.close()
 
 
@@ -157,7 +202,7 @@ def check_result(name: str, result: dict[str, Any], client: Client) -> None:
     """The tools/call of `name` did what it says."""
     if name == "weather":
         assert result["content"][0]["text"] == "Weather in Lisbon: Thunderstorms, 40°F"
-    elif name in ("messaging", "secure-messaging"):
+    elif name in ("messaging", "secure-messaging", "messaging-placed"):
         text = SERVERS[name].call[1]["text"]
         latest = client.request("tools/call", {"name": "get_messages", "arguments": {"limit": 1}}).json()["result"]
         assert latest["structuredContent"]["result"][0]["text"] == text

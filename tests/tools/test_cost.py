@@ -53,7 +53,8 @@ def costs(templates) -> dict[str, StackCost]:
 
 
 def test_every_resource_of_every_stack_is_priced_or_known_to_be_free(costs):
-    assert set(costs) == {"McpWeatherStack", "McpMessagingStack", "McpSecureMessagingStack", "McpReportsStack"}
+    assert set(costs) == {"McpWeatherStack", "McpMessagingStack", "McpSecureMessagingStack", "McpReportsStack",
+                          "McpMessagingPlacedStack"}
     assert {name: cost.unpriced for name, cost in costs.items()} == {name: [] for name in costs}
 
 
@@ -87,6 +88,22 @@ def test_task_tools_cost_more_per_call_than_plain_ones(costs):
     assert table.per_million > 0
     assert reports.per_million > messaging.per_million
     assert by_kind(reports, "lambda interface endpoint"), "self-invocation from subnets without egress"
+
+
+def test_a_placed_call_costs_the_front_its_wait_and_one_tool_functions_invocation(costs):
+    placed, messaging = costs["McpMessagingPlacedStack"], costs["McpMessagingStack"]
+    [front] = [line for line in placed.lines if line.resource.startswith("MessagingPlacedFunction")]
+    [alone] = [line for line in messaging.lines if line.resource.startswith("MessagingFunction")]
+    tools = by_kind(placed, "Lambda 1024 MB arm64, a placed tool's function")
+    assert sorted(line.resource.split("Function")[0] for line in tools) == [
+        "MessagingPlacedToolgetmessages", "MessagingPlacedToolpostmessage"]
+    # The front bills its own part and the wait; the calls are spread over the two tool functions.
+    assert front.per_million > alone.per_million
+    assert sum(line.per_million for line in tools) == pytest.approx(alone.per_million)
+    assert placed.per_million > messaging.per_million
+    # Its idle cost adds the tool functions' alarms and the Lambda endpoint the front invokes them through.
+    assert by_kind(placed, "lambda interface endpoint") and not by_kind(messaging, "lambda interface endpoint")
+    assert placed.monthly > messaging.monthly
 
 
 def test_a_single_az_database_costs_less_by_exactly_the_standby(tmp_path):
@@ -155,8 +172,11 @@ def test_every_price_names_its_source():
 
 def test_the_app_keeps_published_versions_only_when_asked(synthesize, templates):
     def version_policies(directory: Path) -> set:
-        [weather] = [t for t in load(directory) if t.name == "McpWeatherStack"]
-        return {r.entry.get("DeletionPolicy") for r in weather.of_type("AWS::Lambda::Version")}
+        """Of the weather stack's function and of the placed stack's three (the front and its tool functions)."""
+        chosen = [t for t in load(directory) if t.name in ("McpWeatherStack", "McpMessagingPlacedStack")]
+        versions = [r for t in chosen for r in t.of_type("AWS::Lambda::Version")]
+        assert len(versions) == 4
+        return {r.entry.get("DeletionPolicy") for r in versions}
 
     assert version_policies(templates) == {None}, "by default CloudFormation deletes the version the alias left"
     assert version_policies(synthesize(retainVersions="true")) == {"Retain"}

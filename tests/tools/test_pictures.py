@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.tools.conftest import ROOT
+from mcp_lambda import contract as c
+from tools import diagrams
 from tools.dashboards import widgets
 from tools.diagrams import architecture
 from tools.templates import Template, load
 
-STACKS = ("McpWeatherStack", "McpMessagingStack", "McpSecureMessagingStack", "McpReportsStack")
+STACKS = ("McpWeatherStack", "McpMessagingStack", "McpSecureMessagingStack", "McpReportsStack",
+          "McpMessagingPlacedStack")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,21 @@ def test_tasks_are_drawn_with_their_table_queue_and_endpoints(stacks):
     assert service.tasks and model.task_table and model.failed_worker_queue
     assert model.gateway_endpoints == ["dynamodb"]
     assert sorted(model.interface_endpoints) == ["lambda", "secretsmanager"]
+
+
+def test_placed_tools_are_drawn_as_functions_of_their_own_with_their_database_users(stacks):
+    model = architecture(stacks["McpMessagingPlacedStack"])
+    [service] = model.services
+    assert service.name == "messaging-placed" and service.endpoint == "URL auth AWS_IAM"
+    assert sorted((t.tools, t.database_user) for t in model.tool_functions) == [
+        ("get_messages", "mcp_messaging_placed_get_messages"), ("post_message", "mcp_messaging_placed_post_message")]
+    assert "lambda" in model.interface_endpoints
+    assert architecture(stacks["McpMessagingStack"]).tool_functions == []
+
+
+def test_the_models_names_are_the_runtimes_contract():
+    assert (diagrams._SERVICE_NAME, diagrams._TASKS_TABLE, diagrams._TOOL_FUNCTION_TOOLS, diagrams._DB_USER) == (
+        c.POWERTOOLS_SERVICE_NAME, c.MCP_TASKS_TABLE, c.MCP_TOOL_FUNCTION_TOOLS, c.MCP_DB_USER)
 
 
 def test_the_dashboard_picture_follows_the_dashboard_body(stacks):
