@@ -9,6 +9,11 @@ and routing, which only an AWS account can measure).
 
 - **Warm**: weather's `get_weather`, in the front (unplaced) and placed on a tool function, in one process, the two
   alternating call by call after a warm-up; the median per call.
+- **Warm, as Lambda runs it**: the same two, each function an environment of the runtime interface client
+  (`python -m awslambdaric`, the weather bundle read-only, frozen between invocations: the harness of
+  tests/lambda_runtime), the front's invoke a real botocore `Invoke` (SigV4-signed HTTP) to Lambda's Invoke API
+  on loopback, which hands the event to the tool function's Runtime API: every part of the hop but AWS's network
+  and routing; the median per call, from handing the front its event to its answer.
 - **Cold**: a fresh process whose first `tools/call` is `get_weather`, unplaced, against a front whose first
   call of the placed tool starts the tool function in a fresh process of its own (its import, environment,
   lifespan and first call, as a cold tool function's INIT and first invoke), the two alternating; medians of
@@ -101,6 +106,57 @@ def warm(calls: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def lambda_warm(calls: int) -> dict[str, float]:
+    """Seconds per warm `tools/call` of get_weather under the runtime interface client: in the front, and placed
+    (front -> botocore Invoke -> Invoke API -> tool function's Runtime API), alternating call by call."""
+    from aws_cdk import aws_lambda as lambda_
+
+    from bench.lambda_cold import OURS_VARIABLES
+    from bench.scenarios import function_url_event
+    from mcp_lambda_cdk.bundling import PythonBundle
+    from tests.lambda_runtime.environment import ExecutionEnvironment, LambdaFunction
+    from tests.lambda_runtime.harness import ARCHITECTURE
+    from tests.lambda_runtime.image import RuntimeImage
+    from tests.lambda_runtime.runtime_api import InvokeApi
+
+    image, invoke_api = RuntimeImage(), InvokeApi()
+    environments: dict[str, ExecutionEnvironment] = {}
+    try:
+        root = image.task_root(PythonBundle.for_server(ROOT / "servers" / "weather", runtime=lambda_.Runtime.PYTHON_3_13,
+                                                       architecture=ARCHITECTURE))
+
+        def function(name: str, **variables: str) -> LambdaFunction:
+            return LambdaFunction(name, "weather.server.handler", root, {**OURS_VARIABLES, **variables},
+                                  memory_size=1024, timeout=30)
+
+        tool = function(TOOL_FUNCTION, MCP_TOOL_FUNCTION_TOOLS="get_weather")
+        environments["tool"] = ExecutionEnvironment(image, tool)
+        invoke_api.route(tool.name, environments["tool"].api)
+        lambda_endpoint = {"AWS_ENDPOINT_URL_LAMBDA": invoke_api.endpoint}
+        environments["unplaced"] = ExecutionEnvironment(image, function("weather"), stand_ins=lambda_endpoint)
+        environments["placed"] = ExecutionEnvironment(
+            image, function("weather-placed", MCP_TOOL_FUNCTIONS=json.dumps({"get_weather": tool.invoked_arn})),
+            stand_ins=lambda_endpoint)
+        times: dict[str, list[float]] = {"unplaced": [], "placed": []}
+        for round_ in range(calls + 20):
+            for name in times:
+                started = time.perf_counter()
+                kind, response = environments[name].invoke(function_url_event(TOOLS_CALL))
+                elapsed = time.perf_counter() - started
+                assert kind == "response" and response["statusCode"] == 200, (kind, response)
+                assert "Weather in Lisbon" in response["body"] and '"isError":false' in response["body"], response
+                if round_ >= 20:
+                    times[name].append(elapsed)
+        forwarded = [i for i in invoke_api.invocations if i["type"] == "RequestResponse"]
+        assert len(forwarded) == calls + 20, "every placed call was forwarded through the Invoke API"
+        return {name: statistics.median(values) for name, values in times.items()}
+    finally:
+        for environment in environments.values():
+            environment.close()
+        invoke_api.close()
+        image.close()
+
+
 def cold(runs: int) -> dict[str, tuple[float, float]]:
     """(wall, CPU) medians in seconds of a fresh process's first tools/call, unplaced and placed (both cold)."""
     rows = alternating(runs, unplaced=(UNPLACED_COLD, {}), placed=(PLACED_COLD, {}))
@@ -108,8 +164,8 @@ def cold(runs: int) -> dict[str, tuple[float, float]]:
             for name, values in rows.items()}
 
 
-def block(warm_: dict[str, float], cold_: dict[str, tuple[float, float]], runs: int, calls: int,
-          load: tuple[float, float], command: str) -> str:
+def block(warm_: dict[str, float], lambda_: dict[str, float], cold_: dict[str, tuple[float, float]], runs: int,
+          calls: int, load: tuple[float, float], command: str) -> str:
     machine = f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
     (cold_wall, cold_cpu), (placed_wall, placed_cpu) = cold_["unplaced"], cold_["placed"]
     return "\n".join([
@@ -120,6 +176,10 @@ def block(warm_: dict[str, float], cold_: dict[str, tuple[float, float]], runs: 
         f"| Warm tools/call get_weather, in the front | {warm_['unplaced'] * 1000:.2f} | | 1.00× in the front |",
         f"| Warm tools/call get_weather, placed (front → invoke → tool function) | {warm_['placed'] * 1000:.2f} | | "
         f"{warm_['placed'] / warm_['unplaced']:.2f}× in the front (+{(warm_['placed'] - warm_['unplaced']) * 1000:.2f} ms) |",
+        f"| Warm under awslambdaric, in the front | {lambda_['unplaced'] * 1000:.2f} | | 1.00× in the front |",
+        f"| Warm under awslambdaric, placed (botocore Invoke through the Invoke API on loopback) | "
+        f"{lambda_['placed'] * 1000:.2f} | | {lambda_['placed'] / lambda_['unplaced']:.2f}× in the front "
+        f"(+{(lambda_['placed'] - lambda_['unplaced']) * 1000:.2f} ms) |",
         f"| Cold: a fresh environment's first tools/call, in the front | {cold_wall * 1000:.1f} | {cold_cpu * 1000:.1f} | "
         "1.00× / 1.00× in the front |",
         f"| Cold: a fresh front's first call of the placed tool, its tool function cold too (a fresh process) | "
@@ -132,8 +192,9 @@ def run(runs: int, calls: int, write: bool, command: str = "`python -m bench.pla
     """Measure, and (with `write`) replace the block between the placement markers in bench/README.md."""
     before = os.getloadavg()[0]
     warm_ = warm(calls)
+    lambda_ = lambda_warm(calls)
     cold_ = cold(runs)
-    text = block(warm_, cold_, runs, calls, (before, os.getloadavg()[0]), command)
+    text = block(warm_, lambda_, cold_, runs, calls, (before, os.getloadavg()[0]), command)
     if write:
         README.write_text(re.sub(r"(<!-- placement:start -->\n).*?(<!-- placement:end -->)",
                                  lambda m: f"{m[1]}{text}\n{m[2]}", README.read_text(), flags=re.S))
