@@ -170,6 +170,10 @@ def test_the_function_serves_mcp_under_the_runtime_interface_client(name, deploy
             assert {i["qualifier"] for i in invoked} == {"live"}
             for placement, tool_link in tools.links.items():
                 assert (tool_link.connections, tool_link.open) == (1, 1), placement
+            # A tool function has no URL; an HTTP event that reaches it anyway is refused as HTTP, not served.
+            for placement, tool_environment in tools.environments.items():
+                straight = Client(tool_environment, host, auth_type).request("tools/list")
+                assert straight.status == 403 and straight.json()["error"]["code"] == -32600, placement
 
         # Frozen after its answer (Lambda's freeze between invocations), thawed by the next event.
         environment.api.wait_idle(timeout=30)  # a guard: it asks for the next event right after answering

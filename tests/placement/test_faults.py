@@ -126,7 +126,13 @@ def test_a_tool_function_refuses_what_its_front_would_not_send(database_url):
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                 "params": {"name": "post_message", "arguments": {"text": "straight in"}}}
         http = tool_function.invoke(v2_event(body, headers={"mcp-protocol-version": "2025-11-25"}))
-        assert http == {"refused": "this function runs only calls of its tools, forwarded by its front"}
+        assert http["statusCode"] == 403 and json.loads(http["body"]) == {"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "Forbidden: this function runs only calls of its tools, forwarded by its front"}}
+        rest = tool_function.invoke({"httpMethod": "POST", "path": "/mcp", "headers": {}, "body": json.dumps(body)})
+        assert rest["statusCode"] == 403 and "multiValueHeaders" in rest  # a REST API's payload format 1.0
+        # ... an event that is neither a forwarded call nor an HTTP request...
+        assert tool_function.invoke({"source": "aws.events"}) == {
+            "refused": "this function runs only calls of its tools, forwarded by its front"}
         # ... and a call of a tool that is not its own.
         other = {c.TOOL_CALL_EVENT_KEY: {"tool": "get_messages", "id": 1, "params": {"name": "get_messages"}}}
         assert tool_function.invoke(other) == {"refused": "this function runs only calls of its tools, forwarded by "

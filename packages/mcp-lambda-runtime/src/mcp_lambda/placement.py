@@ -15,8 +15,8 @@ when it traces, the answers and state of an input-required round), `caller` the 
 as the tasks extension registers one), replays the `tools/call` through its own SDK app in its own execution
 environment (its lifespan: its own database connection as its own user) and answers the JSON-RPC result or
 error, which the front returns unchanged: the same content, structured output and errors as if the tool had
-run in the front. A tool function refuses every other event (HTTP requests, calls of tools not its own); on
-AWS only the front's role may invoke it.
+run in the front. A tool function refuses every other event (calls of tools not its own; an HTTP request, with
+an HTTP 403); on AWS only the front's role may invoke it.
 
 A tool function that is throttled, times out or fails is a tool error (`isError`) that says which, never a
 broken reply. Locally (`mcp-lambda serve`, tests) the tool functions are local functions of their own
@@ -44,7 +44,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, CallToolResult, InputRequiredResult, InputResponses, ServerNotification
+from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, CallToolResult, InputRequiredResult, InputResponses, ServerNotification
 from pydantic import TypeAdapter, ValidationError
 
 from mcp_lambda import contract as c
@@ -383,7 +383,7 @@ class ToolCalls:
             reason = ("this function runs no placed tool" if tools is None else
                       "this function runs only calls of its tools, forwarded by its front")
             logger.warning("Event refused by a tool function", reason=reason)
-            return {"refused": reason}
+            return _refusal(event, reason)
         return run_tool_call(runtime, call)
 
     def release(self, runtime: Any) -> None:
@@ -399,6 +399,19 @@ class ToolCalls:
 
 
 _TOOL_CALLS = ToolCalls()
+
+
+def _refusal(event: Any, reason: str) -> dict[str, Any]:
+    """What a tool function answers an event that is not its front's call: an HTTP event (a URL or API wired to it
+    by mistake) gets an HTTP 403 with a JSON-RPC error, as the runtime's own refusals read; anything else the
+    `refused` answer its front reports."""
+    from mcp_lambda.events import EventFormatError, jsonrpc_error, parse_event, to_lambda_response
+
+    try:
+        request = parse_event(event)
+    except EventFormatError:
+        return {"refused": reason}
+    return to_lambda_response(jsonrpc_error(403, INVALID_REQUEST, f"Forbidden: {reason}"), request.payload_format)
 
 
 def run_tool_call(runtime: Any, call: Mapping[str, Any]) -> dict[str, Any]:
