@@ -4,11 +4,11 @@ messaging function configured to trust them."""
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
 from mcp_lambda.local.oidc_issuer import serve_issuer
+from tests.log_records import LogRecords
 
 RESOURCE = "https://secure.example/mcp"
 AUDIENCE = "mcp-test-client"
@@ -46,15 +46,8 @@ def secure(issuer, second_issuer, database_url, monkeypatch):
     runtime.close()
 
 
-class AuthLog(logging.Handler):
+class AuthLog(LogRecords):
     """Collects the runtime's structured log records."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
     def failures(self) -> list[dict]:
         return [dict(r.__dict__) for r in self.records if r.getMessage() == "AUTH_FAILURE"]

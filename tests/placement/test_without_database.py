@@ -14,20 +14,10 @@ from mcp_lambda.database import DatabaseConfig, connect
 from mcp_lambda.local.http_server import LocalServer
 from mcp_lambda.spec import ToolPlacement
 from mcp_servers import MESSAGING, SECURE_MESSAGING
+from tests.log_records import LogRecords
 from tests.placement.conftest import call, placed, request
 
 sdk_logger = logging.getLogger("mcp.server.mcpserver.server")
-
-
-class Records(logging.Handler):
-    """The records a logger emits (the SDK's logger does not propagate to pytest's: see observability.py)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record)
 
 
 def sessions(admin_url: str, database_url: str, user: str) -> int:
@@ -56,13 +46,13 @@ def test_a_tool_placed_without_the_database_runs_and_one_that_needs_it_fails_say
         assert status == 200 and body["result"]["structuredContent"]["email"] == "writer@company.com", body
         # and get_messages fails as a crash does: a tool error naming the tool and nothing of the deployment, with
         # the reason in the function's log
-        records = Records()
+        records = LogRecords()
         sdk_logger.addHandler(records)
         status, body = call(front, "get_messages", {"limit": 1}, headers)
         assert status == 200 and body["result"]["isError"] is True
         assert body["result"]["content"][0]["text"] == "Error executing tool get_messages"
         sdk_logger.removeHandler(records)
-        [record] = [r for r in records.seen if r.exc_info]
+        [record] = [r for r in records.records if r.exc_info]
         assert "this tool's function has no database: its placement says database=False" in str(
             record.exc_info[1].__cause__)
         assert local.tool_functions["secure-messaging-get-messages"].handler.started
