@@ -121,13 +121,19 @@ class MonitoredTasks(Protocol):
     def metric_failed_workers(self, **options: Any) -> cloudwatch.Metric: ...
 
 
-class MonitoredAuthorizationServer(Protocol):
-    """What the monitoring reads of an authorization server: an ``McpAuthorizationServer``."""
+class MonitoredFunction(Protocol):
+    """What the monitoring reads of a function watched by its ``live`` alias: an ``McpToolFunction``, and the base
+    of an authorization server's."""
 
     def metric_invocations(self, **options: Any) -> cloudwatch.Metric: ...
     def metric_errors(self, **options: Any) -> cloudwatch.Metric: ...
     def metric_throttles(self, **options: Any) -> cloudwatch.Metric: ...
     def metric_duration(self, **options: Any) -> cloudwatch.Metric: ...
+
+
+class MonitoredAuthorizationServer(MonitoredFunction, Protocol):
+    """What the monitoring reads of an authorization server: an ``McpAuthorizationServer``."""
+
     def metric_concurrent_executions(self, **options: Any) -> cloudwatch.Metric: ...
 
 
@@ -373,16 +379,42 @@ class McpServiceMonitoring(Construct):
         ]
 
 
-class MonitoredToolFunction(Protocol):
-    """What the monitoring reads of a placed tool's function: an ``McpToolFunction``."""
+class FunctionAlarms(Construct):
+    """Function errors and throttles of a function that answers request failures itself, each alarmed at the first
+    occurrence in 5 minutes: nothing else would say that it crashed, timed out or ran out of concurrency. The
+    base of ``McpAuthorizationServerMonitoring`` and ``McpToolFunctionAlarms``, which say what each means.
 
-    def metric_invocations(self, **options: Any) -> cloudwatch.Metric: ...
-    def metric_errors(self, **options: Any) -> cloudwatch.Metric: ...
-    def metric_throttles(self, **options: Any) -> cloudwatch.Metric: ...
-    def metric_duration(self, **options: Any) -> cloudwatch.Metric: ...
+    :param scope: the parent construct.
+    :param id: the construct id.
+    :param function: the function to watch (its ``live`` alias's metrics).
+    :param errors: the errors alarm's description.
+    :param throttles: the throttles alarm's description.
+    :param alarm_topic: where alarm and OK notifications go. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: MonitoredFunction,
+        errors: str,
+        throttles: str,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        five_minutes = Duration.minutes(5)
+        self.errors_alarm = any_in_five_minutes(self, "Errors", function.metric_errors(period=five_minutes), errors)
+        """Any function error of the ``live`` alias in 5 minutes."""
+        self.throttles_alarm = any_in_five_minutes(
+            self, "Throttles", function.metric_throttles(period=five_minutes), throttles)
+        """Any throttled invocation of the ``live`` alias in 5 minutes."""
+        self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
+        """Every alarm created here."""
+        notify(self.alarms, alarm_topic)
 
 
-class McpAuthorizationServerMonitoring(Construct):
+class McpAuthorizationServerMonitoring(FunctionAlarms):
     """The alarms of an authorization server: function errors and throttles, each at the first occurrence in
     5 minutes (see the module docstring for why one is enough). Built by every ``McpAuthorizationServer``
     (``server.monitoring``).
@@ -403,30 +435,16 @@ class McpAuthorizationServerMonitoring(Construct):
         name: str,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
-        super().__init__(scope, id)
-        five_minutes = Duration.minutes(5)
-        self.errors_alarm = any_in_five_minutes(
-            self,
-            "Errors",
-            server.metric_errors(period=five_minutes),
-            f"{name}: the function failed (it answers request failures itself, so this is a configuration it "
+        super().__init__(
+            scope, id, function=server, alarm_topic=alarm_topic,
+            errors=f"{name}: the function failed (it answers request failures itself, so this is a configuration it "
             "cannot read, a permission it lacks, or a crash); people may be unable to sign in",
-        )
-        """Any function error of the ``live`` alias in 5 minutes."""
-        self.throttles_alarm = any_in_five_minutes(
-            self,
-            "Throttles",
-            server.metric_throttles(period=five_minutes),
-            f"{name}: requests refused for lack of concurrency (its reserved concurrency is full): sign-ins "
+            throttles=f"{name}: requests refused for lack of concurrency (its reserved concurrency is full): sign-ins "
             "and token refreshes fail; raise reserved_concurrent_executions if the traffic is real",
         )
-        """Any throttled invocation of the ``live`` alias in 5 minutes."""
-        self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
-        """Every alarm created here."""
-        notify(self.alarms, alarm_topic)
 
 
-class McpToolFunctionAlarms(Construct):
+class McpToolFunctionAlarms(FunctionAlarms):
     """The alarms of a placed tool's function: function errors and throttles, each at the first occurrence in
     5 minutes. The front answers either as a tool error, so the client sees a clear message, but nothing else
     would say that the function crashed, timed out or ran out of concurrency. Built by every ``McpToolFunction``
@@ -444,51 +462,35 @@ class McpToolFunctionAlarms(Construct):
         scope: Construct,
         id: str,
         *,
-        function: MonitoredToolFunction,
+        function: MonitoredFunction,
         name: str,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
-        super().__init__(scope, id)
-        five_minutes = Duration.minutes(5)
-        self.errors_alarm = any_in_five_minutes(
-            self,
-            "Errors",
-            function.metric_errors(period=five_minutes),
-            f"{name} tool function: invocations crashed or timed out; the front answered them as tool errors "
+        super().__init__(
+            scope, id, function=function, alarm_topic=alarm_topic,
+            errors=f"{name} tool function: invocations crashed or timed out; the front answered them as tool errors "
             "saying the tool may or may not have run",
-        )
-        """Any function error of the tool function's ``live`` alias in 5 minutes."""
-        self.throttles_alarm = any_in_five_minutes(
-            self,
-            "Throttles",
-            function.metric_throttles(period=five_minutes),
-            f"{name} tool function: calls refused for lack of concurrency; the front answered them as tool "
+            throttles=f"{name} tool function: calls refused for lack of concurrency; the front answered them as tool "
             "errors asking to retry (raise the account's concurrency, or give the placement provisioned "
             "concurrency)",
         )
-        """Any throttled invocation of the tool function's ``live`` alias in 5 minutes."""
-        self.alarms: list[cloudwatch.Alarm] = [self.errors_alarm, self.throttles_alarm]
-        """Every alarm created here."""
-        notify(self.alarms, alarm_topic)
 
 
-def tool_function_widgets(
-    function: MonitoredToolFunction, name: str, alarms: Sequence[cloudwatch.IAlarm] = ()
-) -> list[cloudwatch.IWidget]:
-    """Graphs of a placed tool's function ``name``, for ``Dashboard.add_widgets``: one row (its server's dashboard
-    adds one per placement): invocations and errors, duration, throttles, and its alarms."""
+def _invocations_and_duration(function: MonitoredFunction, title: str, invocations: str) -> list[cloudwatch.IWidget]:
+    """The first two graphs of a function's row: invocations (labelled ``invocations``) against errors, and
+    duration p50/p99, per minute."""
     minute = {"period": _ONE_MINUTE}
-    widgets: list[cloudwatch.IWidget] = [
+    return [
         cloudwatch.GraphWidget(
-            title=f"Tool function {name}: invocations and errors",
-            left=[function.metric_invocations(label="Invocations", **minute)],
+            title=f"{title}: {invocations.lower()} and errors",
+            left=[function.metric_invocations(label=invocations, **minute)],
             right=[function.metric_errors(label="Errors", **minute)],
             left_y_axis=cloudwatch.YAxisProps(min=0),
             right_y_axis=cloudwatch.YAxisProps(min=0),
             width=6,
         ),
         cloudwatch.GraphWidget(
-            title=f"Tool function {name}: duration (ms)",
+            title=f"{title}: duration (ms)",
             left=[
                 function.metric_duration(statistic="p50", label="p50", **minute),
                 function.metric_duration(statistic="p99", label="p99", **minute),
@@ -496,17 +498,30 @@ def tool_function_widgets(
             left_y_axis=cloudwatch.YAxisProps(min=0),
             width=6,
         ),
+    ]
+
+
+def _alarm_status(title: str, alarms: Sequence[cloudwatch.IAlarm]) -> list[cloudwatch.IWidget]:
+    """The row's last widget: its alarms' states, when it has any."""
+    return [cloudwatch.AlarmStatusWidget(title=title, alarms=list(alarms), width=6, height=6)] if alarms else []
+
+
+def tool_function_widgets(
+    function: MonitoredFunction, name: str, alarms: Sequence[cloudwatch.IAlarm] = ()
+) -> list[cloudwatch.IWidget]:
+    """Graphs of a placed tool's function ``name``, for ``Dashboard.add_widgets``: one row (its server's dashboard
+    adds one per placement): invocations and errors, duration, throttles, and its alarms."""
+    title = f"Tool function {name}"
+    return [
+        *_invocations_and_duration(function, title, "Invocations"),
         cloudwatch.GraphWidget(
-            title=f"Tool function {name}: throttles",
-            left=[function.metric_throttles(label="Throttles", **minute)],
+            title=f"{title}: throttles",
+            left=[function.metric_throttles(label="Throttles", period=_ONE_MINUTE)],
             left_y_axis=cloudwatch.YAxisProps(min=0),
             width=6,
         ),
+        *_alarm_status(f"{title} alarms", alarms),
     ]
-    if alarms:
-        widgets.append(cloudwatch.AlarmStatusWidget(title=f"Tool function {name} alarms", alarms=list(alarms),
-                                                    width=6, height=6))
-    return widgets
 
 
 def authorization_server_widgets(
@@ -515,24 +530,8 @@ def authorization_server_widgets(
     """Graphs of an authorization server, for ``Dashboard.add_widgets``: one row (a server it protects adds
     them to its dashboard): requests and errors, duration, concurrency and throttles, and its alarms."""
     minute = {"period": _ONE_MINUTE}
-    widgets: list[cloudwatch.IWidget] = [
-        cloudwatch.GraphWidget(
-            title="Authorization server: requests and errors",
-            left=[server.metric_invocations(label="Requests", **minute)],
-            right=[server.metric_errors(label="Errors", **minute)],
-            left_y_axis=cloudwatch.YAxisProps(min=0),
-            right_y_axis=cloudwatch.YAxisProps(min=0),
-            width=6,
-        ),
-        cloudwatch.GraphWidget(
-            title="Authorization server: duration (ms)",
-            left=[
-                server.metric_duration(statistic="p50", label="p50", **minute),
-                server.metric_duration(statistic="p99", label="p99", **minute),
-            ],
-            left_y_axis=cloudwatch.YAxisProps(min=0),
-            width=6,
-        ),
+    return [
+        *_invocations_and_duration(server, "Authorization server", "Requests"),
         cloudwatch.GraphWidget(
             title="Authorization server: concurrency and throttles",
             left=[server.metric_concurrent_executions(label="Concurrent executions", **minute)],
@@ -541,11 +540,8 @@ def authorization_server_widgets(
             right_y_axis=cloudwatch.YAxisProps(min=0),
             width=6,
         ),
+        *_alarm_status("Authorization server alarms", alarms),
     ]
-    if alarms:
-        widgets.append(cloudwatch.AlarmStatusWidget(title="Authorization server alarms", alarms=list(alarms),
-                                                    width=6, height=6))
-    return widgets
 
 
 def validate_monitoring_props(
