@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -21,10 +20,10 @@ import time
 from pathlib import Path
 
 from bench import lambda_cold, options, placement
+from bench.readme import replace_block
 from bench.scenarios import EMPTY, OURS, SDK, cold_script, warm_script
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "bench" / "README.md"
 RESULTS = ROOT / "bench" / ".results"
 # Bytecode is written (outside the tree) by each cold-start figure's uncounted first run and read by the rest,
 # as a bundle ships it: `make` exports PYTHONDONTWRITEBYTECODE, which would otherwise leave our servers/ and
@@ -89,10 +88,7 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "main.json").write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "raw_insert": insert,
                                                        "post_message": posted}))
-        text = README.read_text()
-        text = re.sub(r"(<!-- results:start -->\n).*?(\n<!-- results:end -->)", lambda m: m[1] + block + m[2], text,
-                      flags=re.S)
-        README.write_text(text)
+        replace_block("results", block)
     print(options.run(args.runs, write=not args.no_write, command="`make bench`"))
     print(lambda_cold.run(args.runs, write=not args.no_write, command="`make bench`"))
     print(placement.run(args.runs, args.calls, write=not args.no_write, command="`make bench`"))

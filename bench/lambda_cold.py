@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench.readme import replace_block
 from bench.scenarios import SDK, TOOLS_LIST, function_url_event
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "bench" / "README.md"
 # As the weather function is deployed (its requestState secret, which a tools/list never reads, left out).
 OURS_VARIABLES = {"POWERTOOLS_SERVICE_NAME": "weather", "POWERTOOLS_METRICS_NAMESPACE": "McpServers"}
 BARE_HANDLER = SDK + '''
@@ -138,14 +137,8 @@ def run(runs: int, write: bool, command: str = "`python -m bench.lambda_cold`, t
     figures = measure(runs)
     text = block(figures, runs, (before, os.getloadavg()[0]), command)
     if write:
-        write_block(text)
+        replace_block("lambda", text)
     return text
-
-
-def write_block(text: str) -> None:
-    """`text` between the lambda markers of bench/README.md, in place of what was there."""
-    README.write_text(re.sub(r"(<!-- lambda:start -->\n).*?(<!-- lambda:end -->)",
-                             lambda m: f"{m[1]}{text}\n{m[2]}", README.read_text(), flags=re.S))
 
 
 def main() -> None:

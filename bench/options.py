@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -31,10 +30,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench.readme import replace_block
 from bench.scenarios import OURS, PRELUDE, TOOLS_CALL, cold_script
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "bench" / "README.md"
 # As the main step runs its scripts: bytecode written once (outside the tree) and read after, metrics off.
 ENV = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MCP_TRACING")},
        "PYTHONPYCACHEPREFIX": str(ROOT / "bench" / ".results" / "pycache"),
@@ -149,8 +148,7 @@ def run(runs: int, write: bool, command: str = "`python -m bench.options`, this 
     before = os.getloadavg()[0]
     text = block(measure(runs), runs, (before, os.getloadavg()[0]), command)
     if write:
-        README.write_text(re.sub(r"(<!-- options:start -->\n).*?(<!-- options:end -->)",
-                                 lambda m: f"{m[1]}{text}\n{m[2]}", README.read_text(), flags=re.S))
+        replace_block("options", text)
     return text
 
 

@@ -28,12 +28,12 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 
-from bench.options import ENV, README, ROOT, alternating
+from bench.options import ENV, ROOT, alternating
+from bench.readme import replace_block
 from bench.scenarios import PRELUDE, TOOLS_CALL
 
 TOOL_FUNCTION = "weather-get-weather"
@@ -196,8 +196,7 @@ def run(runs: int, calls: int, write: bool, command: str = "`python -m bench.pla
     cold_ = cold(runs)
     text = block(warm_, lambda_, cold_, runs, calls, (before, os.getloadavg()[0]), command)
     if write:
-        README.write_text(re.sub(r"(<!-- placement:start -->\n).*?(<!-- placement:end -->)",
-                                 lambda m: f"{m[1]}{text}\n{m[2]}", README.read_text(), flags=re.S))
+        replace_block("placement", text)
     return text
 
 

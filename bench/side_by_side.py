@@ -16,18 +16,17 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
 from bench import venvs
+from bench.readme import replace_block
 from bench.runtimes import (ALL, BARE_SDK, EMPTY, EXPECTED_WEATHER, OURS, PEER_RUNTIMES, PLOT_REQUIREMENTS, RMSL,
                             Runtime)
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "bench" / "README.md"
 RESULTS = ROOT / "bench" / ".results"
 PLOT = ROOT / "bench" / "cold-start.png"
 PROBE = (ROOT / "bench" / "probe.py").read_text()
@@ -192,12 +191,7 @@ def write(figures: dict, samples: dict, rounds: int, load: str) -> str:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "side-by-side.json").write_text(
         json.dumps({"rounds": rounds, "figures": figures, "samples": samples}, indent=1))
-    text, found = re.subn(r"<!-- peers:start -->.*?<!-- peers:end -->",
-                          lambda _: f"<!-- peers:start -->\n{block}\n<!-- peers:end -->", README.read_text(),
-                          flags=re.S)
-    if not found:
-        raise SystemExit(f"{README} has no <!-- peers:start --> ... <!-- peers:end --> block to write to")
-    README.write_text(text)
+    replace_block("peers", block)
     subprocess.run([str(venvs.python("plot")), str(ROOT / "bench" / "plot.py"), str(RESULTS / "side-by-side.json"),
                     str(PLOT)], check=True)
     return block
