@@ -58,16 +58,7 @@ class DatabaseNetwork:
         """The X-Ray interface endpoint a traced service needs in an application tier without egress (its
         collector extension sends the traces), defined once (in ``scope``) and opened to ``service``."""
         if self.xray_endpoint is None:
-            self.xray_endpoint = ec2.InterfaceVpcEndpoint(
-                scope,
-                "XRayEndpoint",
-                vpc=self.vpc,
-                service=ec2.InterfaceVpcEndpointAwsService.XRAY,
-                subnets=self.application_subnets,
-                private_dns_enabled=True,
-                open=False,
-                security_groups=[_endpoint_security_group(scope, "XRayEndpointSecurityGroup", self.vpc, "X-Ray")],
-            )
+            self.xray_endpoint = self._closed_endpoint(scope, "XRay", ec2.InterfaceVpcEndpointAwsService.XRAY, "X-Ray")
         self.xray_endpoint.connections.allow_default_port_from(service, "Traces sent by the function's collector")
         return self.xray_endpoint
 
@@ -95,18 +86,19 @@ class DatabaseNetwork:
         """The Lambda interface endpoint (tasks' workers, placed tools' functions) in an application tier without
         egress, defined once (in ``scope``) and opened to ``service`` for ``reason``."""
         if self.lambda_endpoint is None:
-            self.lambda_endpoint = ec2.InterfaceVpcEndpoint(
-                scope,
-                "LambdaEndpoint",
-                vpc=self.vpc,
-                service=ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
-                subnets=self.application_subnets,
-                private_dns_enabled=True,
-                open=False,
-                security_groups=[_endpoint_security_group(scope, "LambdaEndpointSecurityGroup", self.vpc, "Lambda")],
-            )
+            self.lambda_endpoint = self._closed_endpoint(scope, "Lambda", ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
+                                                         "Lambda")
         self.lambda_endpoint.connections.allow_default_port_from(service, reason)
         return self.lambda_endpoint
+
+    def _closed_endpoint(self, scope: Construct, name: str, service: ec2.InterfaceVpcEndpointAwsService,
+                         what: str) -> ec2.InterfaceVpcEndpoint:
+        """An interface endpoint ``<name>Endpoint`` in the application subnets, private DNS on, open to no one
+        (``open=False``: each caller opens it to the services that use it) and sending nothing."""
+        group = _endpoint_security_group(scope, f"{name}EndpointSecurityGroup", self.vpc, what)
+        return ec2.InterfaceVpcEndpoint(scope, f"{name}Endpoint", vpc=self.vpc, service=service,
+                                        subnets=self.application_subnets, private_dns_enabled=True, open=False,
+                                        security_groups=[group])
 
 
 def define_network(
