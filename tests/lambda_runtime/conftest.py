@@ -10,7 +10,8 @@ import pytest
 from tests.lambda_runtime.harness import Deployment
 from tests.lambda_runtime.image import RuntimeImage
 from tests.lambda_runtime.runtime_api import InvokeApi
-from tests.lambda_runtime.stand_ins import StandIns, moto_server
+from tests.lambda_runtime.stand_ins import StandIns
+from tests.loopback import moto_server
 from tests.lambda_runtime.synthesized import SynthesizedFunction, synthesize
 
 

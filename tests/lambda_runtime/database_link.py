@@ -14,6 +14,7 @@ import threading
 from urllib.parse import urlsplit, urlunsplit
 
 from mcp_lambda.database import DatabaseConfig
+from tests.loopback import close_socket
 
 TERMINATE = b"X\x00\x00\x00\x04"  # PostgreSQL's Terminate message: the client closes the session
 
@@ -74,8 +75,8 @@ class DatabaseLink:
                 server.sendall(data)
         except OSError:
             pass
-        _close(server)
-        _close(client)
+        close_socket(server)
+        close_socket(client)
         with self._changed:
             self.open -= 1
             if tail == TERMINATE:
@@ -91,12 +92,4 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
             sink.sendall(data)
     except OSError:
         pass
-    _close(sink)
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
+    close_socket(sink)

@@ -37,19 +37,15 @@ import secrets
 import ssl
 import string
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from mcp_lambda import contract as c
-from mcp_lambda.local.oidc_http import IssuerRequest
-from mcp_lambda.local.oidc_issuer import DevIssuer
+from mcp_lambda.local.oidc_issuer import DevIssuer, issuer_handler
 from mcp_lambda.local.oidc_sign_in import RegisteredClient
 from tests.authorization.https_documents import certificate
 from tests.lambda_runtime.environment import ACCOUNT, REGION
@@ -263,7 +259,7 @@ class StandIns:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca_file, self._key_file)
         box: dict[str, DevIssuer] = {}
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _issuer_handler(box))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), issuer_handler(box))
         server.daemon_threads = True
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self._servers.append(server)
@@ -297,38 +293,3 @@ _MAKERS = {
     "AWS::Lambda::Alias": StandIns._alias,
     "AWS::Logs::LogGroup": StandIns._log_group,
 }
-
-
-def _issuer_handler(box: dict[str, DevIssuer]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            url = urlsplit(self.path)
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            reply = box["issuer"].handle(IssuerRequest(self.command, url.path, url.query, body,
-                                                       self.headers.get("content-type", ""),
-                                                       self.headers.get("authorization", "")))
-            self.send_response(reply.status)
-            for name, value in reply.headers:
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """moto in server mode on a loopback port: SSM, Secrets Manager, KMS and DynamoDB over real HTTP."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()

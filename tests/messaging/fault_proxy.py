@@ -20,6 +20,7 @@ import threading
 from urllib.parse import urlsplit, urlunsplit
 
 from mcp_lambda.database import DatabaseConfig
+from tests.loopback import close_socket
 
 
 class FaultProxy:
@@ -48,7 +49,7 @@ class FaultProxy:
         self._listener.close()
         with self._lock:
             for sock in self._sockets:
-                _close(sock)
+                close_socket(sock)
 
     def _accept(self) -> None:
         while not self._closed:
@@ -57,7 +58,7 @@ class FaultProxy:
             except OSError:
                 return
             if self.mode == "refuse":
-                _close(client)
+                close_socket(client)
                 continue
             try:
                 if isinstance(self.target, str):
@@ -67,7 +68,7 @@ class FaultProxy:
                     server = socket.create_connection(self.target, timeout=5)
                 server.settimeout(None)
             except OSError:
-                _close(client)
+                close_socket(client)
                 continue
             with self._lock:
                 self._sockets += [client, server]
@@ -94,8 +95,8 @@ class FaultProxy:
         except OSError:
             pass
         if self.mode != "blackhole":
-            _close(source)
-            _close(sink)
+            close_socket(source)
+            close_socket(sink)
 
 
 class _MessageTypes:
@@ -127,11 +128,3 @@ class _MessageTypes:
                 self._skip = int.from_bytes(self._header[1:5], "big") - 4
                 self._header = b""
         return types
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()

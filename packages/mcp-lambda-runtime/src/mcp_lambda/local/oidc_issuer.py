@@ -116,16 +116,16 @@ class DevIssuer:
         return None
 
 
-@contextmanager
-def serve_issuer(key_dir: Path | None = None, *, client: RegisteredClient | None = None) -> Iterator[DevIssuer]:
-    """A DevIssuer on its own loopback port, for tests (signing people in for `client`, if given); records the
-    requests it answers."""
-    issuer_box: dict[str, DevIssuer] = {}
+def issuer_handler(box: dict[str, DevIssuer], *, record: bool = False) -> type[BaseHTTPRequestHandler]:
+    """An HTTP request handler answering with the DevIssuer in `box["issuer"]` (set once the server's port, and so
+    the issuer's URL, is known), for a server of its own; `record` appends each request's path to the issuer's
+    `requests`."""
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
-            issuer = issuer_box["issuer"]
-            issuer.requests.append(self.path)
+            issuer = box["issuer"]
+            if record:
+                issuer.requests.append(self.path)  # type: ignore[attr-defined]  # set by serve_issuer
             url = urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             reply = issuer.handle(IssuerRequest(self.command, url.path, url.query, body,
@@ -143,7 +143,15 @@ def serve_issuer(key_dir: Path | None = None, *, client: RegisteredClient | None
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    return Handler
+
+
+@contextmanager
+def serve_issuer(key_dir: Path | None = None, *, client: RegisteredClient | None = None) -> Iterator[DevIssuer]:
+    """A DevIssuer on its own loopback port, for tests (signing people in for `client`, if given); records the
+    requests it answers."""
+    issuer_box: dict[str, DevIssuer] = {}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), issuer_handler(issuer_box, record=True))
     issuer = DevIssuer(f"http://127.0.0.1:{httpd.server_address[1]}", key_dir, client=client)
     issuer.requests = []  # type: ignore[attr-defined]
     issuer_box["issuer"] = issuer
